@@ -1,0 +1,79 @@
+"""The one exception type users see for bad input."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DistillPlanError", "check_finite_array", "check_positive", "check_nonnegative", "check_int_at_least"]
+
+
+class DistillPlanError(ValueError):
+    """Bad input, reported with the name of the offending argument.
+
+    The CLI prints ``error: <message>`` on one line and exits with status 2.
+    """
+
+    def __init__(self, argument: str, message: str):
+        self.argument = argument
+        super().__init__(f"{argument}: {message}")
+
+
+def check_positive(name: str, value: Any) -> float:
+    """Return ``value`` as float, or raise if it is not a finite number > 0."""
+    v = _as_float(name, value)
+    if not v > 0:
+        raise DistillPlanError(name, f"must be > 0, got {value!r}")
+    return v
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """Return ``value`` as float, or raise if it is not a finite number >= 0."""
+    v = _as_float(name, value)
+    if not v >= 0:
+        raise DistillPlanError(name, f"must be >= 0, got {value!r}")
+    return v
+
+
+def check_int_at_least(name: str, value: Any, minimum: int) -> int:
+    """Return ``value`` as int, or raise if it is not an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise DistillPlanError(name, f"must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise DistillPlanError(name, f"must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_finite_array(name: str, values: Any, *, ndim: int | None = 1, positive: bool = False) -> np.ndarray:
+    """Return ``values`` as a float64 array, or raise if it has NaN/inf, wrong rank, or is empty."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DistillPlanError(name, f"must be numeric ({exc})") from None
+    if ndim is not None and arr.ndim != ndim:
+        if ndim == 1 and arr.ndim == 0:
+            arr = arr.reshape(1)
+        else:
+            raise DistillPlanError(name, f"must be a {ndim}-d array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise DistillPlanError(name, "must not be empty")
+    if not np.all(np.isfinite(arr)):
+        raise DistillPlanError(name, "contains NaN or infinite values")
+    if positive and not np.all(arr > 0):
+        raise DistillPlanError(name, f"every entry must be > 0 (smallest is {arr.min():g})")
+    return arr
+
+
+def _as_float(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise DistillPlanError(name, f"must be a number, got {value!r}") from None
+    if math.isnan(v) or math.isinf(v):
+        raise DistillPlanError(name, f"must be finite, got {value!r}")
+    return v
