@@ -1,0 +1,229 @@
+"""Exact O(T³) dynamic programme for coordinates whose orientation is known (design file §5).
+
+For intervals [a → b] let V(a, b) be the value of one student covering it and Q(a, b) the value of a
+sequence of ≥ 1 consecutive blocks covering it (a block is a leaf, value A*_a, or a node). Then
+
+    V(a, b) = opt_{a>m>b} node(B(a, m), Q(m, b)),
+    Q(a, b) = opt( B(a, b), opt_{a>m>b} B(a, m)·Q(m, b) ),
+
+where node(x, y) = w·m(0) + (1 − w)·x·y is increasing in x and y. If every plan's root value lies on
+one side of the surrogate P* (above it: "lower is better", e.g. whenever every teacher step
+contracts, λ ≤ 1 under VP; below it: "higher is better"), minimising (maximising) every sub-value is
+optimal, so this DP is exact. Run with ``sign = +1`` (min) and ``sign = −1`` (max) it also gives, per
+coordinate, the exact range [min, max] of every interval's achievable values, which is how the
+orientation itself is decided.
+
+Vectorised over coordinates and over all intervals of one length; with stage counts (the
+error-versus-stages front) the cost is O(K² T³) for at most K stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import DistillPlanError
+from ..merge import MergeModel
+from ..plan import Child, Plan
+from ..teacher import LinearTeacher
+
+__all__ = ["OrientedTables", "oriented_tables", "oriented_stage_tables", "MAX_STAGE_WORK"]
+
+MAX_STAGE_WORK = 4e9  # K²·T³/6 element operations allowed for the stage-indexed DP
+
+
+@dataclass(frozen=True)
+class OrientedTables:
+    """DP tables indexed ``[a, b, i]`` (value of the best node / block-sequence per coordinate i)."""
+
+    V: np.ndarray
+    Q: np.ndarray
+    V_split: np.ndarray
+    Q_split: np.ndarray
+    sign: np.ndarray
+
+    @property
+    def root(self) -> np.ndarray:
+        T = self.V.shape[0] - 1
+        return self.V[T, 0]
+
+    def plan(self, coord: int = 0) -> Plan:
+        """Reconstruct the optimal plan of coordinate ``coord``."""
+        T = self.V.shape[0] - 1
+        Vs, Qs = self.V_split[..., coord], self.Q_split[..., coord]
+        return _rebuild(T, lambda a, b: (int(Vs[a, b]),), lambda a, b: (int(Qs[a, b]),))
+
+
+def _rebuild(T: int, node_choice, seq_choice, k_root=None) -> Plan:
+    """Rebuild a plan from split choices. ``node_choice(a, b[, k])`` → (m[, k_first]);
+    ``seq_choice(a, b[, k])`` → (m[, k_first]) with m = −1 for a single block."""
+    staged = k_root is not None
+
+    def block(a, b, *k) -> Child:
+        return a if a - b == 1 else node(a, b, *k)
+
+    def node(a, b, *k) -> Plan:
+        ch = node_choice(a, b, *k)
+        m = ch[0]
+        if staged:
+            k1 = ch[1]
+            return Plan((block(a, m, k1),) + seq(m, b, k[0] - 1 - k1))
+        return Plan((block(a, m),) + seq(m, b))
+
+    def seq(a, b, *k) -> tuple[Child, ...]:
+        out: list[Child] = []
+        while True:
+            ch = seq_choice(a, b, *k)
+            m = ch[0]
+            if m < 0:
+                out.append(block(a, b, *k))
+                return tuple(out)
+            if staged:
+                k1 = ch[1]
+                out.append(block(a, m, k1))
+                k = (k[0] - k1,)
+            else:
+                out.append(block(a, m))
+            a = m
+
+    return node(T, 0, *(() if k_root is None else (k_root,)))
+
+
+def _interval_indices(T: int, L: int):
+    b = np.arange(0, T - L + 1)
+    a = b + L
+    m = b[None, :] + np.arange(1, L)[:, None]  # (L−1, nb): split points, first child [a → m]
+    return a, b, m
+
+
+def oriented_tables(teacher: LinearTeacher, model: MergeModel, sign) -> OrientedTables:
+    """Best (sign·value minimal) node and block-sequence values for every interval and coordinate."""
+    T, d = teacher.steps, teacher.dim
+    sign = np.broadcast_to(np.asarray(sign, dtype=np.float64), (d,))
+    V = np.full((T + 1, T + 1, d), np.nan)
+    Q = np.full((T + 1, T + 1, d), np.nan)
+    V_split = np.full((T + 1, T + 1, d), -1, dtype=np.int32)
+    Q_split = np.full((T + 1, T + 1, d), -1, dtype=np.int32)
+    B = np.full((T + 1, T + 1, d), np.nan)  # best block: leaf or node
+    t = np.arange(1, T + 1)
+    B[t, t - 1] = teacher.step[1:]
+    Q[t, t - 1] = teacher.step[1:]
+    w_all = model.weight(teacher, np.arange(T + 1))
+    for L in range(2, T + 1):
+        a, b, m = _interval_indices(T, L)
+        X = B[a[None, :], m]  # (L−1, nb, d)
+        Y = Q[m, b[None, :]]
+        jump = teacher.jump_many(a, b) if model.init == "jump" else None
+        node = model.node_value(w_all[a], jump, X, Y)
+        k = np.argmin(sign * node, axis=0)  # (nb, d)
+        best = np.take_along_axis(node, k[None], axis=0)[0]
+        V[a, b] = best
+        B[a, b] = best
+        V_split[a, b] = m[k, np.arange(b.size)[:, None]]
+        seq = X * Y
+        ks = np.argmin(sign * seq, axis=0)
+        best_seq = np.take_along_axis(seq, ks[None], axis=0)[0]
+        single = sign * best <= sign * best_seq
+        Q[a, b] = np.where(single, best, best_seq)
+        Q_split[a, b] = np.where(single, -1, m[ks, np.arange(b.size)[:, None]])
+    return OrientedTables(V, Q, V_split, Q_split, sign.copy())
+
+
+@dataclass(frozen=True)
+class OrientedStageTables:
+    """Scalar DP tables indexed ``[a, b, k]``: best value with exactly k stages (NaN if impossible)."""
+
+    V: np.ndarray
+    V_split: np.ndarray
+    V_k1: np.ndarray
+    Q_split: np.ndarray
+    Q_k1: np.ndarray
+
+    @property
+    def root(self) -> np.ndarray:
+        T = self.V.shape[0] - 1
+        return self.V[T, 0]
+
+    def plan(self, stages: int) -> Plan:
+        T = self.V.shape[0] - 1
+        if not np.isfinite(self.V[T, 0, stages]):
+            raise DistillPlanError("max_stages", f"no plan with exactly {stages} stages")
+        return _rebuild(
+            T,
+            lambda a, b, k: (int(self.V_split[a, b, k]), int(self.V_k1[a, b, k])),
+            lambda a, b, k: (int(self.Q_split[a, b, k]), int(self.Q_k1[a, b, k])),
+            k_root=stages,
+        )
+
+
+def oriented_stage_tables(teacher: LinearTeacher, model: MergeModel, sign: float, max_stages: int) -> OrientedStageTables:
+    """Scalar stage-indexed DP: for every interval and every exact stage count k ≤ K, the best value.
+
+    A node over ℓ leaves can have 1..ℓ−1 stages, a block sequence 0..ℓ−1; a node adds one stage to
+    its children's. Cost O(K² T³ / 6).
+    """
+    if teacher.dim != 1:
+        raise DistillPlanError("lam", "the stage-indexed DP is scalar; use the Pareto planner for diagonal Λ")
+    T = teacher.steps
+    K = min(max_stages, T - 1)
+    work = (K + 1) ** 2 * T**3 / 6
+    if work > MAX_STAGE_WORK:
+        raise DistillPlanError("max_stages", f"the stage front for T={T} with up to {K} stages is too large "
+                                             f"({work:.1e} operations); lower --max-stages")
+    nan = np.nan
+    V = np.full((T + 1, T + 1, K + 1), nan)
+    Q = np.full((T + 1, T + 1, K + 1), nan)
+    B = np.full((T + 1, T + 1, K + 1), nan)
+    V_split = np.full((T + 1, T + 1, K + 1), -1, dtype=np.int32)
+    V_k1 = np.zeros((T + 1, T + 1, K + 1), dtype=np.int32)
+    Q_split = np.full((T + 1, T + 1, K + 1), -1, dtype=np.int32)
+    Q_k1 = np.zeros((T + 1, T + 1, K + 1), dtype=np.int32)
+    t = np.arange(1, T + 1)
+    B[t, t - 1, 0] = teacher.step[1:, 0]
+    Q[t, t - 1, 0] = teacher.step[1:, 0]
+    w_all = model.weight(teacher, np.arange(T + 1))[:, 0]
+    for L in range(2, T + 1):
+        a, b, m = _interval_indices(T, L)
+        nb = b.size
+        X = B[a[None, :], m]  # (L−1, nb, K+1)
+        Y = Q[m, b[None, :]]
+        jump = teacher.jump_many(a, b)[:, 0] if model.init == "jump" else np.zeros(nb)
+        w = w_all[a]
+        best_v = np.full((nb, K + 1), np.inf)
+        arg_v = np.zeros((nb, K + 1, 2), dtype=np.int32)
+        best_q = np.full((nb, K + 1), np.inf)
+        arg_q = np.zeros((nb, K + 1, 2), dtype=np.int32)
+        for k1 in range(0, min(K, L - 1) + 1):
+            x = X[:, :, k1][:, :, None]  # (L−1, nb, 1)
+            # node: k = 1 + k1 + k2
+            if k1 + 1 <= K:
+                y = Y[:, :, : K - k1]
+                cand = sign * model.node_value(w[None, :, None], jump[None, :, None], x, y)
+                _update(best_v, arg_v, cand, k1, k1 + 1)
+            seq = sign * (x * Y[:, :, : K + 1 - k1])  # sequence: k = k1 + k2
+            _update(best_q, arg_q, seq, k1, k1)
+        finite = np.isfinite(best_v)
+        V[a, b] = np.where(finite, sign * best_v, nan)
+        B[a, b] = V[a, b]
+        V_split[a, b] = np.where(finite, m[arg_v[..., 0], np.arange(nb)[:, None]], -1)
+        V_k1[a, b] = arg_v[..., 1]
+        single = np.isfinite(best_v) & (best_v <= best_q)
+        qv = np.where(single, best_v, best_q)
+        Q[a, b] = np.where(np.isfinite(qv), sign * qv, nan)
+        Q_split[a, b] = np.where(single, -1, m[arg_q[..., 0], np.arange(nb)[:, None]])
+        Q_k1[a, b] = arg_q[..., 1]
+    return OrientedStageTables(V, V_split, V_k1, Q_split, Q_k1)
+
+
+def _update(best: np.ndarray, arg: np.ndarray, cand: np.ndarray, k1: int, offset: int) -> None:
+    """Fold candidates ``cand[j, b, k2]`` (total stages offset + k2) into running minima over (j, k1)."""
+    c = np.where(np.isnan(cand), np.inf, cand)
+    j = np.argmin(c, axis=0)  # (nb, n2)
+    v = np.take_along_axis(c, j[None], axis=0)[0]
+    n2 = v.shape[1]
+    sl = slice(offset, offset + n2)
+    better = v < best[:, sl]
+    best[:, sl] = np.where(better, v, best[:, sl])
+    arg[:, sl, 0] = np.where(better, j, arg[:, sl, 0])
+    arg[:, sl, 1] = np.where(better, k1, arg[:, sl, 1])

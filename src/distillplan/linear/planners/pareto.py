@@ -1,0 +1,252 @@
+"""Pareto dynamic programme for any regime and for diagonal Λ (one plan shared by all coordinates).
+
+Per interval [a → b] the DP keeps a set of candidate value vectors (one entry per distinct λ_i)
+for a node V(a, b) and for a block sequence Q(a, b), each with its stage count and back-pointers.
+Candidates are combined exactly as in :mod:`.oriented`; what differs is pruning:
+
+1. **Exact** (up to 1e-12 relative rounding): duplicates are dropped, and on coordinates whose
+   orientation is known (every plan's root above the surrogate: lower is better; below: higher is
+   better) a candidate is dropped when another is at least as good on every oriented coordinate,
+   equal on every other coordinate and has no more stages. The root is increasing in every
+   sub-value, so no optimal plan is lost.
+2. **Approximate**, only when an interval still holds more than ``cap`` candidates: candidates are
+   bucketed on a grid of width ε in log-value (ε doubled until ≤ ``cap`` buckets remain; the best
+   candidate on the oriented coordinates represents its bucket).
+
+Bound. Every node value is 1-Lipschitz in the log of each child value (log-sensitivities of
+w·x + (1 − w)·x·y are ≤ 1), so a representative within ε of a dropped candidate moves the root's
+log-value by at most the sum δ of the ε's met along the optimal plan's tree (tracked per interval
+as δ(a, b) = max_m [δ_B(a, m) + δ_Q(m, b)] + ε(a, b)). Hence
+
+    W2(found) − W2(optimal) ≤ (e^δ − 1) · sqrt(Σ_i c_i r_{T,i}² max_root_i²) =: gap_bound,
+
+with max_root from the exact max-DP. The result is *certified* when no approximate pruning
+happened, or when the found W2 meets the ideal-point lower bound
+sqrt(Σ_i c_i r_{T,i}² dist(P*_i, [min_root_i, max_root_i])²).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import DistillPlanError
+from ..merge import MergeModel, evaluate_plan
+from ..plan import Child, Plan
+from ..teacher import LinearTeacher
+
+__all__ = ["ParetoOutcome", "pareto_dp", "default_cap"]
+
+_EXACT_EPS = 1e-12
+_DOMINANCE_WORK = 2e8  # n²·d element comparisons allowed for an exact dominance filter
+
+
+def default_cap(steps: int, dim: int, work: float = 6e7) -> int:
+    """Candidates kept per interval so that the DP does about ``work`` element operations.
+
+    Never below 2048, so problems up to T = 7 are always solved without approximation.
+    """
+    triples = max(steps**3 / 6.0, 1.0)
+    return int(max(2048 if steps <= 7 else 16, min(4096, np.sqrt(work / (triples * dim)))))
+
+
+@dataclass
+class _Cands:
+    vals: np.ndarray  # (n, d) values
+    stages: np.ndarray  # (n,) int
+    back: np.ndarray  # (n, 3): split m (−1: single block, −2: leaf), index into first, index into rest
+    delta: float = 0.0  # accumulated log-approximation bound
+
+
+@dataclass(frozen=True)
+class ParetoOutcome:
+    """Best root candidate overall and per exact stage count, with the approximation bound δ."""
+
+    plan: Plan
+    root: np.ndarray
+    front: dict  # stages -> (objective, Plan)
+    delta: float
+    approximate: bool
+    candidates: int
+
+
+def pareto_dp(teacher: LinearTeacher, model: MergeModel, orient: np.ndarray, weights: np.ndarray, *,
+              max_stages: int | None = None, cap: int | None = None, front: bool = False) -> ParetoOutcome:
+    """Run the Pareto DP. ``orient[i]`` is +1 (lower is better), −1 (higher is better) or 0 (unknown)."""
+    T, d = teacher.steps, teacher.dim
+    K = T - 1 if max_stages is None else int(max_stages)
+    if K < 1:
+        raise DistillPlanError("max_stages", f"must be >= 1, got {max_stages}")
+    cap = default_cap(T, d) if cap is None else int(cap)
+    if cap < 1:
+        raise DistillPlanError("cap", f"must be >= 1, got {cap}")
+    orient = np.asarray(orient, dtype=np.float64)
+    sgn = np.where(orient == 0, 1.0, orient)
+    r2T = teacher.r2[-1]
+    P = teacher.surrogate()
+    w_all = model.weight(teacher, np.arange(T + 1))
+
+    leaf: dict[int, _Cands] = {
+        a: _Cands(teacher.step[a][None, :].copy(), np.zeros(1, dtype=np.int64), np.array([[-2, 0, 0]]))
+        for a in range(1, T + 1)
+    }
+    V: dict[tuple[int, int], _Cands] = {}
+    Q: dict[tuple[int, int], _Cands] = {(a, a - 1): leaf[a] for a in range(1, T + 1)}
+
+    def block(a: int, b: int) -> _Cands:
+        return leaf[a] if a - b == 1 else V[(a, b)]
+
+    approximate = False
+    total = 0
+    best_obj = np.inf
+    best_ref = None
+    front_best: dict[int, tuple[float, tuple]] = {}
+    for L in range(2, T + 1):
+        for b in range(0, T - L + 1):
+            a = b + L
+            is_root = a == T and b == 0
+            jump = teacher.jump(a, b) if model.init == "jump" else None
+            node_parts, seq_parts, deltas = [], [], []
+            for m in range(a - 1, b, -1):
+                X, Y = block(a, m), Q[(m, b)]
+                ix = np.repeat(np.arange(len(X.stages)), len(Y.stages))
+                iy = np.tile(np.arange(len(Y.stages)), len(X.stages))
+                st = X.stages[ix] + Y.stages[iy]
+                ok = st + 1 <= K
+                if not ok.any():
+                    continue
+                x, y = X.vals[ix[ok]], Y.vals[iy[ok]]
+                vals = model.node_value(w_all[a], jump, x, y)
+                back = np.stack([np.full(ok.sum(), m), ix[ok], iy[ok]], axis=1)
+                deltas.append(X.delta + Y.delta)
+                if is_root:
+                    obj = np.sum(weights * r2T * (vals - P) ** 2, axis=1)
+                    total += obj.size
+                    i = int(np.argmin(obj))
+                    if obj[i] < best_obj:
+                        best_obj, best_ref = float(obj[i]), (m, int(back[i, 1]), int(back[i, 2]))
+                    if front:
+                        sts = st[ok] + 1
+                        for k in np.unique(sts):
+                            sel = np.flatnonzero(sts == k)
+                            j = sel[np.argmin(obj[sel])]
+                            if k not in front_best or obj[j] < front_best[k][0]:
+                                front_best[int(k)] = (float(obj[j]), (m, int(back[j, 1]), int(back[j, 2])))
+                    continue
+                node_parts.append(_prune(_Cands(vals, st[ok] + 1, back), sgn, orient, cap))
+                if L < T:  # sequences over [a → b] are only needed below the root
+                    seq_ok = st <= K
+                    seq = _Cands(X.vals[ix[seq_ok]] * Y.vals[iy[seq_ok]], st[seq_ok],
+                                 np.stack([np.full(seq_ok.sum(), m), ix[seq_ok], iy[seq_ok]], axis=1))
+                    seq_parts.append(_prune(seq, sgn, orient, cap))
+            if is_root:
+                continue
+            delta_in = max(deltas) if deltas else 0.0
+            Vab = _prune(_concat(node_parts), sgn, orient, cap)
+            single = _Cands(Vab.vals, Vab.stages, np.stack(
+                [np.full(len(Vab.stages), -1), np.arange(len(Vab.stages)), np.zeros(len(Vab.stages), dtype=int)], 1),
+                Vab.delta)
+            Qab = _prune(_concat(seq_parts + [single]), sgn, orient, cap)
+            Vab.delta += delta_in
+            Qab.delta += delta_in
+            V[(a, b)], Q[(a, b)] = Vab, Qab
+            approximate |= Vab.delta > 0 or Qab.delta > 0
+            total += len(Vab.stages) + len(Qab.stages)
+    if best_ref is None:
+        raise DistillPlanError("max_stages", f"no plan has at most {max_stages} stages")
+
+    def block_plan(a: int, b: int, idx: int) -> Child:
+        if a - b == 1:
+            return a
+        m, ix, iy = (int(v) for v in V[(a, b)].back[idx])
+        return Plan((block_plan(a, m, ix),) + seq_plan(m, b, iy))
+
+    def seq_plan(a: int, b: int, idx: int) -> tuple[Child, ...]:
+        out: list[Child] = []
+        while a - b > 1:
+            m, ix, iy = (int(v) for v in Q[(a, b)].back[idx])
+            if m == -1:
+                out.append(block_plan(a, b, ix))
+                return tuple(out)
+            out.append(block_plan(a, m, ix))
+            a, idx = m, iy
+        out.append(a)
+        return tuple(out)
+
+    def rebuild(ref) -> Plan:
+        m, ix, iy = ref
+        return Plan((block_plan(T, m, ix),) + seq_plan(m, 0, iy))
+
+    best_plan = rebuild(best_ref)
+    root_delta = max((block(T, m).delta + Q[(m, 0)].delta) for m in range(T - 1, 0, -1))
+    fr = {k: (float(np.sqrt(v[0])), rebuild(v[1])) for k, v in sorted(front_best.items())}
+    root = evaluate_plan(best_plan, teacher, model).root
+    return ParetoOutcome(best_plan, root, fr, root_delta, approximate or root_delta > 0, total)
+
+
+def _concat(parts: list[_Cands]) -> _Cands:
+    parts = [p for p in parts if len(p.stages)]
+    if not parts:
+        return _Cands(np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 3), dtype=np.int64))
+    return _Cands(np.concatenate([p.vals for p in parts]), np.concatenate([p.stages for p in parts]),
+                  np.concatenate([p.back for p in parts]), max(p.delta for p in parts))
+
+
+def _prune(c: _Cands, sgn: np.ndarray, orient: np.ndarray, cap: int) -> _Cands:
+    """Drop duplicates and dominated candidates; bucket on an ε-grid while more than ``cap`` remain."""
+    n = len(c.stages)
+    if n <= 1:
+        return c
+    logs = np.log(c.vals) * sgn  # oriented coordinates: lower is better
+    eps = _EXACT_EPS
+    delta = 0.0
+    keep = _bucket(logs, c.stages, orient, eps)
+    keep = _dominance(logs, c.stages, orient, keep, eps)
+    while keep.size > cap:
+        eps = max(eps * 4.0, 1e-9)
+        keep = _bucket(logs, c.stages, orient, eps, keep)
+        keep = _dominance(logs, c.stages, orient, keep, eps)
+        delta = eps
+    return _Cands(c.vals[keep], c.stages[keep], c.back[keep], c.delta + delta)
+
+
+def _bucket(logs, stages, orient, eps, idx=None) -> np.ndarray:
+    """One candidate per (stage count, ε-cell): the one with the smallest oriented log-sum."""
+    idx = np.arange(len(stages)) if idx is None else idx
+    cells = np.floor(logs[idx] / eps).astype(np.int64)
+    key = np.concatenate([stages[idx, None], cells], axis=1)
+    score = logs[idx][:, orient != 0].sum(axis=1) if np.any(orient != 0) else np.zeros(idx.size)
+    order = np.lexsort((score,) + tuple(key.T[::-1]))  # sort by key, then score
+    key_sorted = key[order]
+    first = np.ones(idx.size, dtype=bool)
+    first[1:] = np.any(key_sorted[1:] != key_sorted[:-1], axis=1)
+    return np.sort(idx[order[first]])
+
+
+def _dominance(logs, stages, orient, idx, eps) -> np.ndarray:
+    """Remove candidates dominated on oriented coordinates (and stages) that share the other
+    coordinates' ε-cells (exactly equal values when ε is the rounding tolerance)."""
+    oriented = orient != 0
+    if not oriented.any() or idx.size < 2:
+        return idx
+    free = ~oriented
+    if idx.size**2 * (oriented.sum() + 1) > _DOMINANCE_WORK:
+        return idx
+    Lo = np.concatenate([logs[idx][:, oriented], stages[idx, None].astype(np.float64)], axis=1)
+    Lf = np.floor(logs[idx][:, free] / eps)
+    tol = 1e-12
+    dominated = np.zeros(idx.size, dtype=bool)
+    chunk = max(1, int(2e7 // max(idx.size * Lo.shape[1], 1)))
+    for s in range(0, idx.size, chunk):
+        sub = slice(s, min(s + chunk, idx.size))
+        le = np.all(Lo[None, :, :] <= Lo[sub, None, :] + tol, axis=2)  # i (cols) ≤ j (rows) everywhere
+        if free.any():
+            le &= np.all(Lf[None, :, :] == Lf[sub, None, :], axis=2)
+        strictly = np.any(Lo[None, :, :] < Lo[sub, None, :] - tol, axis=2)
+        rows = np.arange(sub.start, sub.stop)
+        # dominated if some other candidate is ≤ everywhere and < somewhere; among exact ties keep the first
+        tie = le & ~strictly
+        tie_earlier = tie & (np.arange(idx.size)[None, :] < rows[:, None])
+        dominated[sub] = np.any(le & strictly, axis=1) | np.any(tie_earlier, axis=1)
+    return idx[~dominated]

@@ -1,0 +1,131 @@
+"""One entry point that picks the right planner and says which it used."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ...errors import DistillPlanError, check_int_at_least
+from ..merge import MergeModel, evaluate_plan, w2_to_surrogate
+from ..plan import Plan
+from ..teacher import LinearTeacher
+from .exhaustive import MAX_EXHAUSTIVE_STEPS, exhaustive_plan
+from .oriented import oriented_stage_tables, oriented_tables
+from .pareto import pareto_dp
+from .result import FrontPoint, PlannerResult
+
+__all__ = ["optimal_plan", "coordinate_bounds", "SOLVERS"]
+
+SOLVERS = ("auto", "dp", "pareto", "exhaustive")
+
+
+def coordinate_bounds(teacher: LinearTeacher, model: MergeModel):
+    """Exact per-coordinate range [min, max] of the root value over all plans, and the orientation:
+    +1 when every plan's root is ≥ P* (lower is better), −1 when ≤ P*, 0 otherwise."""
+    tmin = oriented_tables(teacher, model, 1.0)
+    tmax = oriented_tables(teacher, model, -1.0)
+    P = teacher.surrogate()
+    lo, hi = tmin.root, tmax.root
+    orient = np.where(lo >= P, 1.0, np.where(hi <= P, -1.0, 0.0))
+    return lo, hi, orient, tmin, tmax
+
+
+def optimal_plan(teacher: LinearTeacher, model: MergeModel | None = None, *, weights=None,
+                 max_stages: int | None = None, front: bool = False, solver: str = "auto",
+                 cap: int | None = None) -> PlannerResult:
+    """The merge plan minimising W2 to the surrogate, sqrt(Σ_i c_i r_{T,i}² (M_i(root) − P*_i)²).
+
+    One plan serves every coordinate. Equal λ_i are merged (their weights c_i add up).
+
+    * ``solver='auto'``: ``dp`` (the exact O(T³) oriented DP) for a scalar λ whose orientation is
+      known — always the case when every teacher step contracts; otherwise a fast ideal-point
+      certificate for diagonal Λ; otherwise the Pareto DP (``pareto``), certified when exact.
+    * ``max_stages``: best plan with at most that many stages; ``front``: also the best W2 for every
+      stage budget 1..K (``result.front``).
+    """
+    model = model or MergeModel()
+    if solver not in SOLVERS:
+        raise DistillPlanError("solver", f"unknown solver {solver!r}; choose from {list(SOLVERS)}")
+    T = teacher.steps
+    if T < 2:
+        raise DistillPlanError("steps", f"a merge plan needs T >= 2 teacher steps, got {T}")
+    if max_stages is not None:
+        max_stages = check_int_at_least("max_stages", max_stages, 1)
+    c_full = np.ones(teacher.dim) if weights is None else np.asarray(weights, dtype=np.float64)
+    if c_full.shape != (teacher.dim,) or np.any(c_full < 0) or not np.all(np.isfinite(c_full)):
+        raise DistillPlanError("weights", f"must be {teacher.dim} finite non-negative numbers")
+    t0 = time.perf_counter()
+
+    if solver == "exhaustive":
+        if T > MAX_EXHAUSTIVE_STEPS:
+            raise DistillPlanError("solver", f"exhaustive enumeration needs T <= {MAX_EXHAUSTIVE_STEPS}, got {T}")
+        res = exhaustive_plan(teacher, model, max_stages=max_stages, weights=weights)
+        return _finish(res, t0)
+
+    uniq, inverse = np.unique(teacher.lam, return_inverse=True)
+    c = np.bincount(inverse, weights=c_full)
+    red = LinearTeacher(teacher.schedule, uniq) if uniq.size < teacher.dim else teacher
+    lo, hi, orient, tmin, tmax = coordinate_bounds(red, model)
+    P, r2T = red.surrogate(), red.r2[-1]
+    ideal = float(np.sqrt(np.sum(c * r2T * np.where(orient > 0, lo - P, np.where(orient < 0, P - hi, 0.0)) ** 2)))
+    stats = {"distinct_lambdas": int(uniq.size), "oriented": int(np.count_nonzero(orient)),
+             "lower_bound": ideal}
+
+    def evaluate(plan: Plan):
+        return evaluate_plan(plan, teacher, model, weights)
+
+    scalar_oriented = red.dim == 1 and orient[0] != 0
+    if solver == "dp" and not scalar_oriented:
+        raise DistillPlanError("solver", "the O(T^3) DP is exact only for a scalar λ whose plans all lie on one "
+                                         "side of the surrogate (e.g. every teacher step contracts); use auto or pareto")
+
+    if scalar_oriented and solver in ("auto", "dp"):
+        sign = float(orient[0])
+        if max_stages is None and not front:
+            tables = tmin if sign > 0 else tmax
+            return _finish(PlannerResult(evaluate(tables.plan(0)), "dp", True, 0.0, (), stats), t0)
+        K = min(max_stages or T - 1, T - 1)
+        st = oriented_stage_tables(red, model, sign, K)
+        per_k = {k: float(np.sqrt(c[0] * r2T[0]) * abs(st.root[k] - P[0]))
+                 for k in range(1, K + 1) if np.isfinite(st.root[k])}
+        pts = _cumulative(per_k, st.plan, evaluate)
+        best = pts[-1]
+        return _finish(PlannerResult(evaluate(best.plan), "dp", True, 0.0, tuple(pts) if front else (), stats), t0)
+
+    if solver == "auto" and max_stages is None and not front and np.all(orient != 0):
+        # Ideal point: if one coordinate's own optimal plan is optimal for all, it is certified.
+        candidates = {}
+        for i in range(red.dim):
+            tables = tmin if orient[i] > 0 else tmax
+            p = tables.plan(i)
+            candidates.setdefault(p.to_text(), p)
+        scored = [(float(w2_to_surrogate(red, evaluate_plan(p, red, model).root, c)), p) for p in candidates.values()]
+        w2, p = min(scored, key=lambda s: s[0])
+        if w2 <= ideal * (1 + 1e-12) + 1e-300:
+            return _finish(PlannerResult(evaluate(p), "ideal-point", True, 0.0, (), stats), t0)
+
+    out = pareto_dp(red, model, orient, c, max_stages=max_stages, cap=cap, front=front)
+    ev = evaluate(out.plan)
+    stats.update(candidates=out.candidates, log_bound=out.delta)
+    certified = (not out.approximate) or ev.w2 <= ideal * (1 + 1e-12)
+    gap = 0.0 if certified else float(np.expm1(out.delta) * np.sqrt(np.sum(c * r2T * hi**2)))
+    pts = tuple(_cumulative({k: v[0] for k, v in out.front.items()}, lambda k: out.front[k][1], evaluate)) if front else ()
+    return _finish(PlannerResult(ev, "pareto", certified, gap, pts, stats), t0)
+
+
+def _cumulative(per_k: dict[int, float], plan_of, evaluate) -> list[FrontPoint]:
+    """Best W2 with at most k stages for every k (a non-increasing front), re-evaluated on the full Λ."""
+    pts: list[FrontPoint] = []
+    best = None
+    for k in sorted(per_k):
+        if best is None or per_k[k] < best[0]:
+            ev = evaluate(plan_of(k))
+            best = (per_k[k], ev.w2, ev.plan)
+        pts.append(FrontPoint(k, best[1], best[2]))
+    return pts
+
+
+def _finish(res: PlannerResult, t0: float) -> PlannerResult:
+    res.stats["seconds"] = time.perf_counter() - t0
+    return res
