@@ -1,0 +1,40 @@
+"""Run studies: sweeps of configs × seeds, on a local process pool or a Dask cluster, into SQLite.
+
+A study is a :class:`Study` (typed config + ``run(config, seed) -> rows`` + named presets); a
+:class:`Sweep` expands into content-addressed :class:`Task` s; :func:`run_sweep` runs the ones not
+yet in the :class:`ResultStore` and stores each as it finishes, so interrupted sweeps resume;
+:func:`aggregate` turns stored rows into mean ± std tables.
+"""
+
+from .aggregate import aggregate, format_table, infer_metrics, write_csv
+from .engines import ENGINES, Failure, RunResult, SweepError, SweepReport, execute_task, run_sweep
+from .overrides import parse_overrides
+from .seeding import seed_everything
+from .store import ResultStore
+from .study import Row, Study
+from .sweep import Sweep, Task, canonical_json, check_seeds, grid, task_key
+
+__all__ = [
+    "ENGINES",
+    "Failure",
+    "ResultStore",
+    "Row",
+    "RunResult",
+    "Study",
+    "Sweep",
+    "SweepError",
+    "SweepReport",
+    "Task",
+    "aggregate",
+    "canonical_json",
+    "check_seeds",
+    "execute_task",
+    "format_table",
+    "grid",
+    "infer_metrics",
+    "parse_overrides",
+    "run_sweep",
+    "seed_everything",
+    "task_key",
+    "write_csv",
+]

@@ -1,0 +1,98 @@
+import pytest
+
+from distillplan.errors import DistillPlanError
+from distillplan.runner import ResultStore, Sweep, SweepError, grid, run_sweep
+from tests.runner import toy_study
+from tests.runner.toy_study import TOY, ToyConfig
+
+
+@pytest.fixture
+def calls():
+    toy_study.CALLS.clear()
+    yield toy_study.CALLS
+    toy_study.CALLS.clear()
+
+
+def test_in_process_run_stores_every_task(tmp_path, calls):
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        report = run_sweep(TOY, TOY.sweep("quick"), store, workers=1, progress=False)
+        assert (report.total, report.completed, report.skipped, report.failures) == (6, 6, 0, [])
+        assert len(calls) == 6
+        assert store.count_runs("toy") == 6 and len(store.rows("toy")) == 12
+
+
+def test_resume_runs_only_the_missing_tasks(tmp_path, calls):
+    sweep = TOY.sweep("quick")
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        run_sweep(TOY, Sweep("toy", sweep.configs[:1], seeds=[0, 2]), store, workers=1, progress=False)
+        assert len(calls) == 2
+        calls.clear()
+        report = run_sweep(TOY, sweep, store, workers=1, progress=False)
+        assert (report.completed, report.skipped) == (4, 2)
+        assert sorted(calls) == [(1.0, 1), (2.0, 0), (2.0, 1), (2.0, 2)]
+        calls.clear()
+        again = run_sweep(TOY, sweep, store, workers=1, progress=False)
+        assert (again.completed, again.skipped, calls) == (0, 6, [])
+        assert store.count_runs("toy") == 6 and len(store.rows("toy")) == 12
+
+
+def test_process_pool_gives_the_same_rows_as_in_process(tmp_path):
+    with ResultStore(tmp_path / "a.sqlite") as a, ResultStore(tmp_path / "b.sqlite") as b:
+        run_sweep(TOY, TOY.sweep("quick"), a, workers=1, progress=False)
+        report = run_sweep(TOY, TOY.sweep("quick"), b, workers=2, progress=False)
+        assert report.completed == 6
+        assert a.rows("toy") == b.rows("toy")
+        # the global numpy RNG is seeded per run: equal across seeds' runs, different across seeds
+        draws = {(r["seed"], r["global_draw"]) for r in a.rows("toy")}
+        assert len(draws) == 3
+
+
+def test_failed_runs_are_reported_after_the_others_are_stored(tmp_path, calls):
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        with pytest.raises(SweepError) as info:
+            run_sweep(TOY, TOY.sweep("broken"), store, workers=1, progress=False)
+        report = info.value.report
+        assert report.completed == 2 and len(report.failures) == 2
+        assert "toy failure" in str(info.value) and "RuntimeError" in report.failures[0].traceback
+        assert store.count_runs("toy") == 2
+        assert {t.key for t in (f.task for f in report.failures)}.isdisjoint(store.done_keys("toy"))
+
+
+def test_failures_in_a_process_pool_are_reported(tmp_path):
+    sweep = Sweep("toy", grid(ToyConfig, fail=[False, True]), seeds=[0, 1])
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        with pytest.raises(SweepError) as info:
+            run_sweep(TOY, sweep, store, workers=2, progress=False)
+        assert len(info.value.report.failures) == 2 and store.count_runs() == 2
+
+
+def test_rows_must_be_a_list_of_dicts(tmp_path):
+    from distillplan.runner import execute_task
+
+    with pytest.raises(TypeError):
+        execute_task(lambda config, seed: {"x": 1}, ToyConfig(), 0)
+    with pytest.raises(TypeError):
+        execute_task(lambda config, seed: [{"x": object()}], ToyConfig(), 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"engine": "spark"}, "engine"),
+        ({"workers": 0}, "workers"),
+        ({"scheduler": "tcp://127.0.0.1:8786"}, "scheduler"),
+        ({"engine": "dask"}, "scheduler"),
+    ],
+)
+def test_bad_arguments_fail_before_the_store_is_touched(tmp_path, kwargs, argument):
+    path = tmp_path / "r.sqlite"
+    with pytest.raises(DistillPlanError) as info:
+        run_sweep(TOY, TOY.sweep("quick"), ResultStore(path), progress=False, **kwargs)
+    assert info.value.argument == argument
+    assert not path.exists()
+
+
+def test_a_sweep_of_another_study_is_rejected(tmp_path):
+    with pytest.raises(DistillPlanError) as info:
+        run_sweep(TOY, Sweep("other", [ToyConfig()], [0]), ResultStore(tmp_path / "r.sqlite"), progress=False)
+    assert info.value.argument == "sweep"

@@ -1,0 +1,57 @@
+"""A tiny deterministic study for the runner tests (importable by spawned worker processes)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from distillplan.runner import Study, Sweep, grid
+
+CALLS: list[tuple[float, int]] = []
+"""(scale, seed) of every in-process call, for tests that count runs."""
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    scale: float = 1.0
+    size: int = 3
+    label: str = "a"
+    sleep_s: float = 0.0
+    fail: bool = False
+
+
+def run_toy(config: ToyConfig, seed: int) -> list[dict]:
+    """Two rows per run: a seeded normal draw per step, plus one draw from numpy's global RNG."""
+    CALLS.append((config.scale, seed))
+    if config.fail:
+        raise RuntimeError(f"toy failure at scale {config.scale}")
+    time.sleep(config.sleep_s)
+    x = np.random.default_rng(seed).normal(size=config.size) * config.scale
+    global_draw = np.random.random()  # seeded by seed_everything
+    return [
+        {"step": 0, "value": x.sum(), "global_draw": global_draw},
+        {"step": 1, "value": float(np.abs(x).max()), "global_draw": global_draw},
+    ]
+
+
+def quick() -> Sweep:
+    return Sweep("toy", grid(ToyConfig, scale=[1.0, 2.0]), seeds=[0, 1, 2])
+
+
+def slow() -> Sweep:
+    return Sweep("toy", grid(ToyConfig, base={"sleep_s": 0.15}, scale=[1.0, 2.0, 3.0, 4.0]), seeds=[0, 1, 2])
+
+
+def broken() -> Sweep:
+    return Sweep("toy", grid(ToyConfig, scale=[1.0, 2.0], fail=[False, True]), seeds=[0])
+
+
+TOY = Study(
+    name="toy",
+    config_type=ToyConfig,
+    run=run_toy,
+    presets={"quick": quick, "slow": slow, "broken": broken},
+    group_by=("scale", "step"),
+)
