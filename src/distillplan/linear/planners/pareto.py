@@ -20,9 +20,10 @@ as δ(a, b) = max_m [δ_B(a, m) + δ_Q(m, b)] + ε(a, b)). Hence
 
     W2(found) − W2(optimal) ≤ (e^δ − 1) · sqrt(Σ_i c_i r_{T,i}² max_root_i²) =: gap_bound,
 
-with max_root from the exact max-DP. The result is *certified* when no approximate pruning
-happened, or when the found W2 meets the ideal-point lower bound
-sqrt(Σ_i c_i r_{T,i}² dist(P*_i, [min_root_i, max_root_i])²).
+with max_root from the exact max-DP. Independently, the ideal point gives the lower bound
+LB = sqrt(Σ_i c_i r_{T,i}² dist(P*_i, [min_root_i, max_root_i])²) ≤ W2(optimal), so the reported
+gap bound is min(gap_bound, W2(found) − LB). The result is *certified* when no approximate pruning
+happened, or when the found W2 meets LB.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ from ..teacher import LinearTeacher
 __all__ = ["ParetoOutcome", "pareto_dp", "default_cap"]
 
 _EXACT_EPS = 1e-12
-_DOMINANCE_WORK = 2e8  # n²·d element comparisons allowed for an exact dominance filter
+_DOMINANCE_WORK = 1e7  # n²·d element comparisons allowed for one exact dominance filter
+_PILE = 4_000_000  # values held before an intermediate prune
 
 
-def default_cap(steps: int, dim: int, work: float = 6e7) -> int:
+def default_cap(steps: int, dim: int, work: float = 2.5e7) -> int:
     """Candidates kept per interval so that the DP does about ``work`` element operations.
 
     Never below 2048, so problems up to T = 7 are always solved without approximation.
@@ -97,6 +99,8 @@ def pareto_dp(teacher: LinearTeacher, model: MergeModel, orient: np.ndarray, wei
     def block(a: int, b: int) -> _Cands:
         return leaf[a] if a - b == 1 else V[(a, b)]
 
+    # Stage counts only matter for a stage budget or the front; otherwise they must not split buckets.
+    track_stages = front or max_stages is not None
     approximate = False
     total = 0
     best_obj = np.inf
@@ -134,12 +138,13 @@ def pareto_dp(teacher: LinearTeacher, model: MergeModel, orient: np.ndarray, wei
                             if k not in front_best or obj[j] < front_best[k][0]:
                                 front_best[int(k)] = (float(obj[j]), (m, int(back[j, 1]), int(back[j, 2])))
                     continue
-                node_parts.append(_prune(_Cands(vals, st[ok] + 1, back), sgn, orient, cap))
+                node_st = st[ok] + 1 if track_stages else np.zeros(int(ok.sum()), dtype=np.int64)
+                node_parts = _accumulate(node_parts, _Cands(vals, node_st, back), sgn, orient, cap)
                 if L < T:  # sequences over [a → b] are only needed below the root
                     seq_ok = st <= K
-                    seq = _Cands(X.vals[ix[seq_ok]] * Y.vals[iy[seq_ok]], st[seq_ok],
+                    seq = _Cands(X.vals[ix[seq_ok]] * Y.vals[iy[seq_ok]], st[seq_ok] if track_stages else st[seq_ok] * 0,
                                  np.stack([np.full(seq_ok.sum(), m), ix[seq_ok], iy[seq_ok]], axis=1))
-                    seq_parts.append(_prune(seq, sgn, orient, cap))
+                    seq_parts = _accumulate(seq_parts, seq, sgn, orient, cap)
             if is_root:
                 continue
             delta_in = max(deltas) if deltas else 0.0
@@ -185,6 +190,14 @@ def pareto_dp(teacher: LinearTeacher, model: MergeModel, orient: np.ndarray, wei
     return ParetoOutcome(best_plan, root, fr, root_delta, approximate or root_delta > 0, total)
 
 
+def _accumulate(parts: list[_Cands], new: _Cands, sgn, orient, cap: int) -> list[_Cands]:
+    """Append ``new``; prune the pile once it holds more than ``_PILE`` values (bounds memory)."""
+    parts.append(new)
+    if sum(p.vals.size for p in parts) > _PILE:
+        parts = [_prune(_concat(parts), sgn, orient, cap)]
+    return parts
+
+
 def _concat(parts: list[_Cands]) -> _Cands:
     parts = [p for p in parts if len(p.stages)]
     if not parts:
@@ -201,27 +214,50 @@ def _prune(c: _Cands, sgn: np.ndarray, orient: np.ndarray, cap: int) -> _Cands:
     logs = np.log(c.vals) * sgn  # oriented coordinates: lower is better
     eps = _EXACT_EPS
     delta = 0.0
-    keep = _bucket(logs, c.stages, orient, eps)
-    keep = _dominance(logs, c.stages, orient, keep, eps)
-    while keep.size > cap:
-        eps = max(eps * 4.0, 1e-9)
-        keep = _bucket(logs, c.stages, orient, eps, keep)
+    if n <= 8 * cap:  # exact pass first; far above the cap it could not avoid the ε-grid anyway
+        keep = _bucket(logs, c.stages, orient, eps)
         keep = _dominance(logs, c.stages, orient, keep, eps)
-        delta = eps
+    else:
+        keep = np.arange(n)
+    if keep.size > cap:
+        # The finest grid (doubling from span/cap) that leaves at most ``cap`` candidates.
+        span = float(np.max(np.ptp(logs[keep], axis=0)))
+        eps = max(span / max(cap - 2, 1), 1e-9)
+        while True:
+            trial = _bucket(logs, c.stages, orient, eps, keep)
+            trial = _dominance(logs, c.stages, orient, trial, eps)
+            if trial.size <= cap or eps > 2.0 * span:  # one cell per stage count is the coarsest grid
+                keep, delta = trial, eps
+                break
+            eps *= 2.0
     return _Cands(c.vals[keep], c.stages[keep], c.back[keep], c.delta + delta)
 
 
 def _bucket(logs, stages, orient, eps, idx=None) -> np.ndarray:
     """One candidate per (stage count, ε-cell): the one with the smallest oriented log-sum."""
     idx = np.arange(len(stages)) if idx is None else idx
-    cells = np.floor(logs[idx] / eps).astype(np.int64)
-    key = np.concatenate([stages[idx, None], cells], axis=1)
-    score = logs[idx][:, orient != 0].sum(axis=1) if np.any(orient != 0) else np.zeros(idx.size)
-    order = np.lexsort((score,) + tuple(key.T[::-1]))  # sort by key, then score
-    key_sorted = key[order]
-    first = np.ones(idx.size, dtype=bool)
-    first[1:] = np.any(key_sorted[1:] != key_sorted[:-1], axis=1)
-    return np.sort(idx[order[first]])
+    cells = np.floor(logs[idx] / eps)
+    cells -= cells.min(axis=0)
+    key = _row_keys(np.concatenate([stages[idx, None].astype(np.float64), cells], axis=1))
+    if np.any(orient != 0):
+        score = logs[idx][:, orient != 0].sum(axis=1)
+        order = np.lexsort((score, key))
+        first = np.ones(idx.size, dtype=bool)
+        first[1:] = key[order][1:] != key[order][:-1]
+        chosen = order[first]
+    else:
+        _, chosen = np.unique(key, return_index=True)
+    return np.sort(idx[chosen])
+
+
+def _row_keys(rows: np.ndarray) -> np.ndarray:
+    """Distinct integer rows → distinct sortable keys (a packed int64 when it fits, else row bytes)."""
+    spans = rows.max(axis=0) + 1
+    if np.all(spans < 2**62) and np.sum(np.log2(spans)) < 62:
+        mult = np.cumprod(np.concatenate([[1.0], spans[:-1]])).astype(np.int64)
+        return rows.astype(np.int64) @ mult
+    r = np.ascontiguousarray(rows.astype(np.int64))
+    return r.view(np.dtype((np.void, r.dtype.itemsize * r.shape[1]))).ravel()
 
 
 def _dominance(logs, stages, orient, idx, eps) -> np.ndarray:

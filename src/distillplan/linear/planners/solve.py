@@ -9,6 +9,7 @@ import numpy as np
 from ...errors import DistillPlanError, check_int_at_least
 from ..merge import MergeModel, evaluate_plan, w2_to_surrogate
 from ..plan import Plan
+from ..strategies import STRATEGIES
 from ..teacher import LinearTeacher
 from .exhaustive import MAX_EXHAUSTIVE_STEPS, exhaustive_plan
 from .oriented import oriented_stage_tables, oriented_tables
@@ -107,11 +108,26 @@ def optimal_plan(teacher: LinearTeacher, model: MergeModel | None = None, *, wei
 
     out = pareto_dp(red, model, orient, c, max_stages=max_stages, cap=cap, front=front)
     ev = evaluate(out.plan)
+    if out.approximate:
+        # Approximate pruning may lose a plan a simpler rule finds: never return worse than those.
+        for p in _incumbents(T, max_stages, orient, tmin, tmax):
+            cand = evaluate(p)
+            if cand.w2 < ev.w2:
+                ev = cand
     stats.update(candidates=out.candidates, log_bound=out.delta)
     certified = (not out.approximate) or ev.w2 <= ideal * (1 + 1e-12)
-    gap = 0.0 if certified else float(np.expm1(out.delta) * np.sqrt(np.sum(c * r2T * hi**2)))
+    eps_bound = float(np.expm1(out.delta) * np.sqrt(np.sum(c * r2T * hi**2)))
+    gap = 0.0 if certified else min(eps_bound, ev.w2 - ideal)
     pts = tuple(_cumulative({k: v[0] for k, v in out.front.items()}, lambda k: out.front[k][1], evaluate)) if front else ()
     return _finish(PlannerResult(ev, "pareto", certified, gap, pts, stats), t0)
+
+
+def _incumbents(T: int, max_stages, orient, tmin, tmax) -> list[Plan]:
+    """Canonical strategies and every coordinate's own optimal plan (when it is known exactly)."""
+    plans = [STRATEGIES[name](T) for name in STRATEGIES]
+    for i in np.flatnonzero(orient != 0):
+        plans.append((tmin if orient[i] > 0 else tmax).plan(int(i)))
+    return [p for p in plans if max_stages is None or p.stages <= max_stages]
 
 
 def _cumulative(per_k: dict[int, float], plan_of, evaluate) -> list[FrontPoint]:

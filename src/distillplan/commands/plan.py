@@ -1,0 +1,93 @@
+"""``distillplan plan``: the best merge plan for a variance (or a spectrum) and a budget."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import numpy as np
+
+from ..errors import DistillPlanError
+from ..io import read_variances
+from ..linear import LinearTeacher, check_variances
+from ..linear.compare import Comparison, compare_strategies
+from ._options import build_model, model_options, solver_option
+
+DEFAULT_LAM = 1.08  # the paper's transition-zone example
+
+
+@click.command()
+@click.option("--lam", type=float, default=None, help=f"Data variance λ (scalar case). Default {DEFAULT_LAM}.")
+@click.option("--variances", type=click.Path(dir_okay=False), default=None,
+              help="File of λ_i (.npy, .txt or .csv, one per entry) for a diagonal covariance.")
+@model_options
+@solver_option
+@click.option("--max-stages", type=int, default=None, help="Best plan with at most K distillation stages.")
+@click.option("--front", is_flag=True, help="Also print the best W2 for every stage budget 1..K.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@click.option("--draw", type=click.Path(dir_okay=False), default=None, help="Write the optimal plan's arc diagram.")
+def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages, front, as_json, draw):
+    """Which teacher steps to merge, in which order: the optimal plan vs the canonical strategies."""
+    if lam is not None and variances is not None:
+        raise DistillPlanError("lam", "give either --lam or --variances, not both")
+    if variances is not None:
+        lam_arr = read_variances(variances)
+    else:
+        lam_arr = check_variances([DEFAULT_LAM if lam is None else lam], "lam")
+    sched, model = build_model(steps, budget, schedule, init, rate)
+    teacher = LinearTeacher(sched, lam_arr)
+    cmp = compare_strategies(teacher, model, max_stages=max_stages, front=front, solver=solver)
+    if draw:
+        from ..plots import save_arc_diagram
+
+        save_arc_diagram(cmp.optimal.plan, draw, title=f"optimal plan, T={steps}, s={budget:g}")
+    if as_json:
+        doc = {
+            "steps": steps, "budget": budget, "schedule": schedule, "model": model.name,
+            "dimension": int(lam_arr.size),
+            **({"lam": float(lam_arr[0])} if variances is None else {"variances": str(variances)}),
+            "strategies": cmp.to_dict(),
+        }
+        if max_stages is not None:
+            doc["max_stages"] = max_stages
+        if front:
+            doc["front"] = [{"stages": p.stages, "w2": p.w2, "plan": p.plan.to_nested()} for p in cmp.optimal.front]
+        click.echo(json.dumps(doc))
+        return
+    _print_human(cmp, lam_arr, steps, budget, schedule, model.name, variances, front)
+    if draw:
+        click.echo(f"arc diagram written to {draw}")
+
+
+def _print_human(cmp: Comparison, lam: np.ndarray, steps, budget, schedule, model_name, variances, front) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    what = f"λ = {lam[0]:g}" if variances is None else (
+        f"{lam.size} variances from {variances} (median {np.median(lam):.3g}, {np.mean(lam <= 1):.0%} ≤ 1)")
+    console.print(f"[bold]distillplan plan[/bold]: {what}; T = {steps}, s = {budget:g}, schedule {schedule}, {model_name}")
+    table = Table(show_edge=False, header_style="bold")
+    for col in ("strategy", "W2 to surrogate", "W2 to data", "stages", "gap vs optimum"):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for name, res in cmp.strategies.items():
+        table.add_row(name, f"{res.w2:.4e}", f"{res.w2_data:.4e}", str(res.stages), f"{cmp.gap(name):.3e}")
+    opt = cmp.optimal
+    table.add_row("[bold]optimal[/bold]", f"[bold]{opt.w2:.4e}[/bold]", f"{opt.evaluation.w2_data:.4e}",
+                  str(opt.plan.stages), "0")
+    console.print(table)
+    best = cmp.best_canonical()
+    ratio = cmp.strategies[best].w2 / opt.w2 if opt.w2 > 0 else float("inf")
+    same = f"equals {cmp.equals}" if cmp.equals else f"non-canonical; {ratio:.3g}x better than {best}"
+    cert = "certified optimal" if opt.certified else f"best found, within {opt.gap_bound:.2e} of the optimum"
+    console.print(f"optimal plan ({same}; solver {opt.solver}, {cert}):")
+    console.print(opt.plan.to_text())
+    if front and opt.front:
+        ft = Table(show_edge=False, header_style="bold", title="best W2 with at most K stages")
+        ft.add_column("K", justify="right")
+        ft.add_column("W2 to surrogate", justify="right")
+        ft.add_column("plan")
+        for p in opt.front:
+            text = p.plan.to_text()
+            ft.add_row(str(p.stages), f"{p.w2:.4e}", text if len(text) <= 70 else text[:67] + "...")
+        console.print(ft)
