@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 import numpy as np
 
 from ..errors import DistillPlanError
 from ..io import read_variances
-from ..linear import LinearTeacher, check_variances
+from ..linear import LinearTeacher, Plan, canonical_plan, check_variances, evaluate_plan
 from ..linear.compare import Comparison, compare_strategies
 from ._options import build_model, model_options, solver_option
 
@@ -25,8 +26,13 @@ DEFAULT_LAM = 1.08  # the paper's transition-zone example
 @click.option("--max-stages", type=int, default=None, help="Best plan with at most K distillation stages.")
 @click.option("--front", is_flag=True, help="Also print the best W2 for every stage budget 1..K.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-@click.option("--draw", type=click.Path(dir_okay=False), default=None, help="Write the optimal plan's arc diagram.")
-def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages, front, as_json, draw):
+@click.option("--plan", "user_plan", default=None,
+              help='Also evaluate your own plan, in bracket form (e.g. "[[4,3],[2,1]]") or a JSON file.')
+@click.option("--draw", type=click.Path(dir_okay=False), default=None, help="Write an arc diagram (PNG/PDF/SVG).")
+@click.option("--strategy", default="optimal", show_default=True,
+              help="Which plan --draw draws: optimal, vanilla, progressive, boot, consistency, or custom (--plan).")
+def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages, front, user_plan, draw, strategy,
+         as_json):
     """Which teacher steps to merge, in which order: the optimal plan vs the canonical strategies."""
     if lam is not None and variances is not None:
         raise DistillPlanError("lam", "give either --lam or --variances, not both")
@@ -36,11 +42,18 @@ def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages
         lam_arr = check_variances([DEFAULT_LAM if lam is None else lam], "lam")
     sched, model = build_model(steps, budget, schedule, init, rate)
     teacher = LinearTeacher(sched, lam_arr)
+    custom = _read_plan(user_plan, steps) if user_plan is not None else None
+    if strategy not in ("optimal", "custom"):
+        canonical_plan(strategy, steps)  # validates the name
+    elif strategy == "custom" and custom is None:
+        raise DistillPlanError("strategy", "'custom' needs --plan")
     cmp = compare_strategies(teacher, model, max_stages=max_stages, front=front, solver=solver)
+    custom_res = evaluate_plan(custom, teacher, model) if custom is not None else None
     if draw:
         from ..plots import save_arc_diagram
 
-        save_arc_diagram(cmp.optimal.plan, draw, title=f"optimal plan, T={steps}, s={budget:g}")
+        chosen = {"optimal": cmp.optimal.plan, "custom": custom}.get(strategy) or cmp.strategies[strategy].plan
+        save_arc_diagram(chosen, draw, title=f"{strategy} plan, T={steps}, s={budget:g}")
     if as_json:
         doc = {
             "steps": steps, "budget": budget, "schedule": schedule, "model": model.name,
@@ -50,16 +63,32 @@ def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages
         }
         if max_stages is not None:
             doc["max_stages"] = max_stages
+        if custom_res is not None:
+            doc["strategies"]["custom"] = {"w2": custom_res.w2, "w2_data": custom_res.w2_data,
+                                           "stages": custom_res.stages, "gap": custom_res.w2 - cmp.optimal.w2,
+                                           "plan": custom.to_nested()}
         if front:
             doc["front"] = [{"stages": p.stages, "w2": p.w2, "plan": p.plan.to_nested()} for p in cmp.optimal.front]
         click.echo(json.dumps(doc))
         return
-    _print_human(cmp, lam_arr, steps, budget, schedule, model.name, variances, front)
+    _print_human(cmp, lam_arr, steps, budget, schedule, model.name, variances, front, custom_res)
     if draw:
         click.echo(f"arc diagram written to {draw}")
 
 
-def _print_human(cmp: Comparison, lam: np.ndarray, steps, budget, schedule, model_name, variances, front) -> None:
+def _read_plan(text: str, steps: int) -> Plan:
+    """A plan from bracket text or from a JSON file ({"plan": [...]} or bare nested lists)."""
+    path = Path(text)
+    if not text.lstrip().startswith("[") and path.suffix.lower() == ".json":
+        if not path.is_file():
+            raise DistillPlanError("plan", f"no such file: {path}")
+        raw = path.read_text()
+        return (Plan.from_json(raw) if raw.lstrip().startswith("{") else Plan.parse(raw.strip())).validate_steps(steps)
+    return Plan.parse(text, steps)
+
+
+def _print_human(cmp: Comparison, lam: np.ndarray, steps, budget, schedule, model_name, variances, front,
+                 custom_res=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -72,6 +101,9 @@ def _print_human(cmp: Comparison, lam: np.ndarray, steps, budget, schedule, mode
         table.add_column(col, justify="left" if col == "strategy" else "right")
     for name, res in cmp.strategies.items():
         table.add_row(name, f"{res.w2:.4e}", f"{res.w2_data:.4e}", str(res.stages), f"{cmp.gap(name):.3e}")
+    if custom_res is not None:
+        table.add_row("your plan", f"{custom_res.w2:.4e}", f"{custom_res.w2_data:.4e}", str(custom_res.stages),
+                      f"{custom_res.w2 - cmp.optimal.w2:.3e}")
     opt = cmp.optimal
     table.add_row("[bold]optimal[/bold]", f"[bold]{opt.w2:.4e}[/bold]", f"{opt.evaluation.w2_data:.4e}",
                   str(opt.plan.stages), "0")
