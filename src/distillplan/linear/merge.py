@@ -59,9 +59,9 @@ class MergeModel:
 
         Increasing in ``first`` and ``rest`` when all values are > 0 (they always are).
         """
-        target = first * rest
         if self.init == "warm":
-            return w * first + (1.0 - w) * target
+            return first * (w + (1.0 - w) * rest)
+        target = first * rest
         if self.init == "zero":
             return (1.0 - w) * target
         return w * jump + (1.0 - w) * target

@@ -35,10 +35,10 @@ MAX_STAGE_WORK = 4e9  # K²·T³/6 element operations allowed for the stage-inde
 
 @dataclass(frozen=True)
 class OrientedTables:
-    """DP tables indexed ``[a, b, i]`` (value of the best node / block-sequence per coordinate i)."""
+    """DP results indexed ``[ℓ, b, i]``: ``V`` is the best node over [b+ℓ → b] for coordinate i;
+    ``V_split``/``Q_split`` give the first child's (block's) length, 0 meaning a single block."""
 
     V: np.ndarray
-    Q: np.ndarray
     V_split: np.ndarray
     Q_split: np.ndarray
     sign: np.ndarray
@@ -48,11 +48,23 @@ class OrientedTables:
         T = self.V.shape[0] - 1
         return self.V[T, 0]
 
+    def node_value(self, a: int, b: int) -> np.ndarray:
+        """Best node value over [a → b] per coordinate."""
+        return self.V[a - b, b]
+
     def plan(self, coord: int = 0) -> Plan:
         """Reconstruct the optimal plan of coordinate ``coord``."""
         T = self.V.shape[0] - 1
         Vs, Qs = self.V_split[..., coord], self.Q_split[..., coord]
-        return _rebuild(T, lambda a, b: (int(Vs[a, b]),), lambda a, b: (int(Qs[a, b]),))
+
+        def node_choice(a, b):
+            return (a - int(Vs[a - b, b]),)
+
+        def seq_choice(a, b):
+            first = int(Qs[a - b, b])
+            return (-1,) if first == 0 else (a - first,)
+
+        return _rebuild(T, node_choice, seq_choice)
 
 
 def _rebuild(T: int, node_choice, seq_choice, k_root=None) -> Plan:
@@ -98,36 +110,57 @@ def _interval_indices(T: int, L: int):
 
 
 def oriented_tables(teacher: LinearTeacher, model: MergeModel, sign) -> OrientedTables:
-    """Best (sign·value minimal) node and block-sequence values for every interval and coordinate."""
+    """Best (sign·value minimal) node and block-sequence values for every interval and coordinate.
+
+    Working layouts make every split search a contiguous row: blocks are stored by their noise end
+    (``BA[a, ℓ]`` = best block over [a → a−ℓ]) and sequences by their data end (``QB[b, ℓ]`` = best
+    sequence over [b+ℓ → b]). For one length L the first children of all intervals and splits are
+    then ``BA[L:L+nb, L−1:0:−1]`` and the rests ``QB[:nb, 1:L]``; the arg-min runs along the last axis.
+    """
     T, d = teacher.steps, teacher.dim
     sign = np.broadcast_to(np.asarray(sign, dtype=np.float64), (d,))
-    V = np.full((T + 1, T + 1, d), np.nan)
-    Q = np.full((T + 1, T + 1, d), np.nan)
-    V_split = np.full((T + 1, T + 1, d), -1, dtype=np.int32)
-    Q_split = np.full((T + 1, T + 1, d), -1, dtype=np.int32)
-    B = np.full((T + 1, T + 1, d), np.nan)  # best block: leaf or node
-    t = np.arange(1, T + 1)
-    B[t, t - 1] = teacher.step[1:]
-    Q[t, t - 1] = teacher.step[1:]
-    w_all = model.weight(teacher, np.arange(T + 1))
+    tail = () if d == 1 else (d,)
+    sgn = float(sign[0]) if d == 1 else sign[None, None, :]
+    flip = d == 1 and sgn < 0
+    BA = np.full((T + 1, T + 1) + tail, np.nan)
+    QB = np.full((T + 1, T + 1) + tail, np.nan)
+    V = np.full((T + 1, T + 1) + tail, np.nan)  # result layout [ℓ, b]
+    V_split = np.zeros((T + 1, T + 1) + tail, dtype=np.int32)  # length of the first child
+    Q_split = np.zeros((T + 1, T + 1) + tail, dtype=np.int32)  # length of the first block, 0 = single block
+    steps = teacher.step[1:].reshape((T,) + tail)
+    BA[1:, 1] = steps  # leaf t covers [t → t−1]
+    QB[:T, 1] = steps
+    w_all = model.weight(teacher, np.arange(T + 1)).reshape((T + 1,) + tail)
+    rows_per_block = max(1, (1 << 14) // d)  # elements per block (~128 KiB arrays stay in cache)
     for L in range(2, T + 1):
-        a, b, m = _interval_indices(T, L)
-        X = B[a[None, :], m]  # (L−1, nb, d)
-        Y = Q[m, b[None, :]]
-        jump = teacher.jump_many(a, b) if model.init == "jump" else None
-        node = model.node_value(w_all[a], jump, X, Y)
-        k = np.argmin(sign * node, axis=0)  # (nb, d)
-        best = np.take_along_axis(node, k[None], axis=0)[0]
-        V[a, b] = best
-        B[a, b] = best
-        V_split[a, b] = m[k, np.arange(b.size)[:, None]]
-        seq = X * Y
-        ks = np.argmin(sign * seq, axis=0)
-        best_seq = np.take_along_axis(seq, ks[None], axis=0)[0]
-        single = sign * best <= sign * best_seq
-        Q[a, b] = np.where(single, best, best_seq)
-        Q_split[a, b] = np.where(single, -1, m[ks, np.arange(b.size)[:, None]])
-    return OrientedTables(V, Q, V_split, Q_split, sign.copy())
+        nb = T - L + 1
+        step = max(1, rows_per_block // (L - 1))
+        for b0 in range(0, nb, step):
+            b1 = min(nb, b0 + step)
+            b = np.arange(b0, b1)
+            X = BA[L + b0 : L + b1, L - 1 : 0 : -1]  # (n, L−1[, d]); column k: first child of length L−1−k
+            Y = QB[b0:b1, 1:L]  # column k: rest of length k+1
+            w = w_all[L + b0 : L + b1, None]
+            jump = teacher.jump_many(b + L, b).reshape((b.size, 1) + tail) if model.init == "jump" else None
+            node = model.node_value(w, jump, X, Y)
+            seq = X * Y
+            if d == 1:
+                k = np.argmax(node, axis=1) if flip else np.argmin(node, axis=1)
+                ks = np.argmax(seq, axis=1) if flip else np.argmin(seq, axis=1)
+            else:
+                k = np.argmin(sgn * node, axis=1)
+                ks = np.argmin(sgn * seq, axis=1)
+            best = np.take_along_axis(node, k[:, None], axis=1)[:, 0]
+            best_seq = np.take_along_axis(seq, ks[:, None], axis=1)[:, 0]
+            single = (sign[0] if d == 1 else sign) * (best - best_seq) <= 0
+            BA[L + b0 : L + b1, L] = best
+            QB[b0:b1, L] = np.where(single, best, best_seq)
+            V[L, b0:b1] = best
+            V_split[L, b0:b1] = L - 1 - k
+            Q_split[L, b0:b1] = np.where(single, 0, L - 1 - ks)
+    if d == 1:
+        V, V_split, Q_split = (x[..., None] for x in (V, V_split, Q_split))
+    return OrientedTables(V, V_split, Q_split, sign.copy())
 
 
 @dataclass(frozen=True)

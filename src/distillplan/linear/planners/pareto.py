@@ -111,43 +111,39 @@ def pareto_dp(teacher: LinearTeacher, model: MergeModel, orient: np.ndarray, wei
             a = b + L
             is_root = a == T and b == 0
             jump = teacher.jump(a, b) if model.init == "jump" else None
-            node_parts, seq_parts, deltas = [], [], []
-            for m in range(a - 1, b, -1):
-                X, Y = block(a, m), Q[(m, b)]
-                ix = np.repeat(np.arange(len(X.stages)), len(Y.stages))
-                iy = np.tile(np.arange(len(Y.stages)), len(X.stages))
-                st = X.stages[ix] + Y.stages[iy]
+            splits = list(range(a - 1, b, -1))
+            delta_in = max(block(a, m).delta + Q[(m, b)].delta for m in splits)
+            node_parts, seq_parts = [], []
+            for group in _groups(splits, lambda m: len(block(a, m).stages) * len(Q[(m, b)].stages) * d):
+                m_of, ix, iy, x, y, st = _pairs([(m, block(a, m), Q[(m, b)]) for m in group])
                 ok = st + 1 <= K
                 if not ok.any():
                     continue
-                x, y = X.vals[ix[ok]], Y.vals[iy[ok]]
-                vals = model.node_value(w_all[a], jump, x, y)
-                back = np.stack([np.full(ok.sum(), m), ix[ok], iy[ok]], axis=1)
-                deltas.append(X.delta + Y.delta)
+                vals = model.node_value(w_all[a], jump, x[ok], y[ok])
+                back = np.stack([m_of[ok], ix[ok], iy[ok]], axis=1)
                 if is_root:
                     obj = np.sum(weights * r2T * (vals - P) ** 2, axis=1)
                     total += obj.size
                     i = int(np.argmin(obj))
                     if obj[i] < best_obj:
-                        best_obj, best_ref = float(obj[i]), (m, int(back[i, 1]), int(back[i, 2]))
+                        best_obj, best_ref = float(obj[i]), tuple(int(v) for v in back[i])
                     if front:
                         sts = st[ok] + 1
                         for k in np.unique(sts):
                             sel = np.flatnonzero(sts == k)
                             j = sel[np.argmin(obj[sel])]
                             if k not in front_best or obj[j] < front_best[k][0]:
-                                front_best[int(k)] = (float(obj[j]), (m, int(back[j, 1]), int(back[j, 2])))
+                                front_best[int(k)] = (float(obj[j]), tuple(int(v) for v in back[j]))
                     continue
                 node_st = st[ok] + 1 if track_stages else np.zeros(int(ok.sum()), dtype=np.int64)
                 node_parts = _accumulate(node_parts, _Cands(vals, node_st, back), sgn, orient, cap)
                 if L < T:  # sequences over [a → b] are only needed below the root
-                    seq_ok = st <= K
-                    seq = _Cands(X.vals[ix[seq_ok]] * Y.vals[iy[seq_ok]], st[seq_ok] if track_stages else st[seq_ok] * 0,
-                                 np.stack([np.full(seq_ok.sum(), m), ix[seq_ok], iy[seq_ok]], axis=1))
+                    keep = st <= K
+                    seq = _Cands(x[keep] * y[keep], st[keep] if track_stages else st[keep] * 0,
+                                 np.stack([m_of[keep], ix[keep], iy[keep]], axis=1))
                     seq_parts = _accumulate(seq_parts, seq, sgn, orient, cap)
             if is_root:
                 continue
-            delta_in = max(deltas) if deltas else 0.0
             Vab = _prune(_concat(node_parts), sgn, orient, cap)
             single = _Cands(Vab.vals, Vab.stages, np.stack(
                 [np.full(len(Vab.stages), -1), np.arange(len(Vab.stages)), np.zeros(len(Vab.stages), dtype=int)], 1),
@@ -188,6 +184,42 @@ def pareto_dp(teacher: LinearTeacher, model: MergeModel, orient: np.ndarray, wei
     fr = {k: (float(np.sqrt(v[0])), rebuild(v[1])) for k, v in sorted(front_best.items())}
     root = evaluate_plan(best_plan, teacher, model).root
     return ParetoOutcome(best_plan, root, fr, root_delta, approximate or root_delta > 0, total)
+
+
+def _groups(splits: list[int], size) -> list[list[int]]:
+    """Split points batched so that each batch pairs at most ``_PILE`` values."""
+    out: list[list[int]] = [[]]
+    load = 0
+    for m in splits:
+        n = size(m)
+        if out[-1] and load + n > _PILE:
+            out.append([])
+            load = 0
+        out[-1].append(m)
+        load += n
+    return out
+
+
+def _pairs(parts: list[tuple[int, "_Cands", "_Cands"]]):
+    """All (first child, rest) candidate pairs of several splits at once.
+
+    Returns the split of each pair, the indices into the first child's and the rest's candidates,
+    their values and the summed stage counts.
+    """
+    nx = np.array([len(X.stages) for _, X, _ in parts])
+    ny = np.array([len(Y.stages) for _, _, Y in parts])
+    counts = nx * ny
+    which = np.repeat(np.arange(len(parts)), counts)
+    local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    ix = local // ny[which]
+    iy = local % ny[which]
+    xs = np.concatenate([X.vals for _, X, _ in parts])
+    ys = np.concatenate([Y.vals for _, _, Y in parts])
+    gx = ix + np.repeat(np.cumsum(nx) - nx, counts)
+    gy = iy + np.repeat(np.cumsum(ny) - ny, counts)
+    st = np.concatenate([X.stages for _, X, _ in parts])[gx] + np.concatenate([Y.stages for _, _, Y in parts])[gy]
+    m_of = np.array([m for m, _, _ in parts])[which]
+    return m_of, ix, iy, xs[gx], ys[gy], st
 
 
 def _accumulate(parts: list[_Cands], new: _Cands, sgn, orient, cap: int) -> list[_Cands]:

@@ -64,17 +64,23 @@ def optimal_plan(teacher: LinearTeacher, model: MergeModel | None = None, *, wei
         res = exhaustive_plan(teacher, model, max_stages=max_stages, weights=weights)
         return _finish(res, t0)
 
+    def evaluate(plan: Plan):
+        return evaluate_plan(plan, teacher, model, weights)
+
     uniq, inverse = np.unique(teacher.lam, return_inverse=True)
     c = np.bincount(inverse, weights=c_full)
     red = LinearTeacher(teacher.schedule, uniq) if uniq.size < teacher.dim else teacher
-    lo, hi, orient, tmin, tmax = coordinate_bounds(red, model)
     P, r2T = red.surrogate(), red.r2[-1]
+    if red.dim == 1 and solver in ("auto", "dp") and max_stages is None and not front:
+        # Fast path (one DP): when even the smallest root value is ≥ P*, lower is better.
+        tmin = oriented_tables(red, model, 1.0)
+        if tmin.root[0] >= P[0]:
+            stats = {"distinct_lambdas": 1, "oriented": 1, "lower_bound": float(np.sqrt(c[0] * r2T[0]) * (tmin.root[0] - P[0]))}
+            return _finish(PlannerResult(evaluate(tmin.plan(0)), "dp", True, 0.0, (), stats), t0)
+    lo, hi, orient, tmin, tmax = coordinate_bounds(red, model)
     ideal = float(np.sqrt(np.sum(c * r2T * np.where(orient > 0, lo - P, np.where(orient < 0, P - hi, 0.0)) ** 2)))
     stats = {"distinct_lambdas": int(uniq.size), "oriented": int(np.count_nonzero(orient)),
              "lower_bound": ideal}
-
-    def evaluate(plan: Plan):
-        return evaluate_plan(plan, teacher, model, weights)
 
     scalar_oriented = red.dim == 1 and orient[0] != 0
     if solver == "dp" and not scalar_oriented:
