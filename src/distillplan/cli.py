@@ -15,6 +15,7 @@ COMMANDS = {
     "phase": "distillplan.commands.phase:phase",
     "grid": "distillplan.commands.grid:grid",
     "study": "distillplan.commands.study:study",
+    "export": "distillplan.commands.export:export",
 }
 
 
