@@ -16,6 +16,7 @@ COMMANDS = {
     "grid": "distillplan.commands.grid:grid",
     "study": "distillplan.commands.study:study",
     "export": "distillplan.commands.export:export",
+    "report": "distillplan.commands.report:report",
 }
 
 
