@@ -137,3 +137,15 @@ def test_console_script_runs():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["strategies"]["optimal"]["equals"] == "boot"
+
+
+def test_alpha_file_schedule(tmp_path, capsys):
+    good, bad = tmp_path / "alphas.npy", tmp_path / "bad.csv"
+    np.save(good, np.cos(np.linspace(0, np.pi / 2, 9)))
+    bad.write_text("1,0.5,0.7,0\n")
+    code, out, _ = run(["plan", "--schedule", str(good), "--lam", "0.5", "--json"], capsys)
+    assert code == 0 and json.loads(out)["steps"] == 8
+    code, _, err = run(["plan", "--schedule", str(bad)], capsys)
+    assert code == 2 and err.startswith("error: alphas:") and "non-increasing" in err
+    code, _, err = run(["plan", "--schedule", str(good), "--steps", "5"], capsys)
+    assert code == 2 and err.startswith("error: steps:")

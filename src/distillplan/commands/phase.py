@@ -30,6 +30,7 @@ def phase(steps, budget, schedule, init, rate, lam_min, lam_max, points, draw_at
     from ..plots import save_arc_grid, save_phase_figure
 
     sched, model = build_model(steps, budget, schedule, init, rate)
+    steps = sched.steps
     lo, hi = check_positive("lam-min", lam_min), check_positive("lam-max", lam_max)
     if not lo < hi:
         raise DistillPlanError("lam-max", f"must exceed --lam-min ({lo} >= {hi})")

@@ -41,6 +41,7 @@ def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages
     else:
         lam_arr = check_variances([DEFAULT_LAM if lam is None else lam], "lam")
     sched, model = build_model(steps, budget, schedule, init, rate)
+    steps = sched.steps
     teacher = LinearTeacher(sched, lam_arr)
     custom = _read_plan(user_plan, steps) if user_plan is not None else None
     if strategy not in ("optimal", "custom"):
