@@ -17,6 +17,7 @@ COMMANDS = {
     "study": "distillplan.commands.study:study",
     "export": "distillplan.commands.export:export",
     "report": "distillplan.commands.report:report",
+    "recommend": "distillplan.commands.recommend:recommend",
 }
 
 
