@@ -15,7 +15,9 @@ from ..runner.study import Study
 
 __all__ = ["STUDIES", "get_study", "register", "study_names"]
 
-STUDIES: dict[str, str] = {}
+STUDIES: dict[str, str] = {
+    "mixture-merging": "distillplan.experiments.mixture_merging:STUDY",
+}
 """Study name -> ``"module:attribute"`` of its :class:`Study`."""
 
 _REGISTERED: dict[str, Study] = {}  # studies registered as objects (tests, plugins)
