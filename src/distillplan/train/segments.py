@@ -1,0 +1,273 @@
+"""Segment distillation: one student per segment ``t_{k−1} → t_k`` of a decreasing time grid (paper 2, exp4).
+
+Student k learns the teacher map ``Φ_{t_{k−1} → t_k}`` (RK4, :mod:`.teacher`) from fresh exact
+samples ``x ~ p_{t_{k−1}}`` at every step, loss ``F.mse_loss`` (mean over batch and coordinates),
+AdamW with a global gradient-norm clip per student (``g ← g · min(1, c / (||g||₂ + 1e−6))``, as
+``torch.nn.utils.clip_grad_norm_``) and an optional projection of every weight onto ``[−B, B]``
+after each step.
+
+Lean by construction:
+
+* training pairs are produced in chunks of many steps at once (one sampling call and one batched
+  RK4 integration per chunk), never per sample;
+* the n students of a grid can be trained as one :class:`~.students.StackedMLP` (``mode="batched"``:
+  one ``baddbmm`` per layer for all students) or one after another (``mode="sequential"``). Both
+  draw identical data and initial weights (each student has its own generators, see
+  :mod:`.seeding`) and agree up to float rounding. ``mode="auto"`` picks :data:`DEFAULT_MODE`, the
+  faster one measured on 2 CPU cores (see ``benchmarks/flow_training.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
+from .field import MixtureField
+from .seeding import STREAM_DATA, STREAM_INIT, make_generator
+from .students import ACTIVATIONS, MLP, StackedMLP, clip_weights_
+from .teacher import rk4_flow_map, segment_teacher_steps
+
+__all__ = ["MODES", "DEFAULT_MODE", "StudentSpec", "TrainSettings", "TrainTimings", "TrainResult", "train_segments"]
+
+MODES = ("auto", "batched", "sequential")
+DEFAULT_MODE = "batched"
+"""What ``mode="auto"`` means (measured, see the module docstring)."""
+
+_TARGET_ROWS = {"cpu": 16384, "cuda": 262144}  # training rows per teacher call when ``chunk_steps`` is automatic
+_TAIL_FRACTION = 0.1  # final_loss averages the last 10% of steps
+
+
+@dataclass(frozen=True)
+class StudentSpec:
+    """Architecture of every segment student: an MLP ``R^d → R^d`` (see :class:`~.students.MLP`)."""
+
+    width: int = 512
+    depth: int = 4
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        check_int_at_least("width", self.width, 1)
+        check_int_at_least("depth", self.depth, 1)
+        if self.activation not in ACTIVATIONS:
+            raise DistillPlanError("activation", f"unknown activation {self.activation!r}; choose from {list(ACTIVATIONS)}")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings shared by every student of a grid.
+
+    ``steps`` is per student (the paper: ``total_steps // n``); ``grad_clip=None`` disables the
+    norm clip, ``weight_bound=None`` the weight projection; ``chunk_steps=None`` generates about
+    16384 training rows per teacher call on CPU (262144 on a GPU).
+    """
+
+    steps: int
+    batch: int = 1024
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    weight_bound: float | None = None
+    chunk_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        check_int_at_least("steps", self.steps, 1)
+        check_int_at_least("batch", self.batch, 1)
+        check_positive("lr", self.lr)
+        check_nonnegative("weight_decay", self.weight_decay)
+        if self.grad_clip is not None:
+            check_positive("grad_clip", self.grad_clip)
+        if self.weight_bound is not None:
+            check_positive("weight_bound", self.weight_bound)
+        if self.chunk_steps is not None:
+            check_int_at_least("chunk_steps", self.chunk_steps, 1)
+
+    def chunk(self, device_type: str = "cpu") -> int:
+        """Training steps whose data one teacher call produces (automatic: ~16k rows on CPU, ~262k on GPU)."""
+        if self.chunk_steps is not None:
+            return min(self.chunk_steps, self.steps)
+        rows = _TARGET_ROWS.get(device_type, _TARGET_ROWS["cpu"])
+        return max(1, min(self.steps, rows // self.batch))
+
+
+@dataclass
+class TrainTimings:
+    """Wall seconds spent in each part of training.
+
+    On CPU ops are synchronous, so the parts add up; on CUDA they count only the time to queue
+    the work (no synchronisation per step) and only ``total_s`` is the true wall time.
+    """
+
+    teacher_s: float = 0.0  # sampling x ~ p_{t_from} and RK4 targets
+    forward_backward_s: float = 0.0  # student forward, loss, backward
+    optimizer_s: float = 0.0  # grad clip, AdamW step, zero_grad, weight projection
+    total_s: float = 0.0
+
+    @property
+    def other_s(self) -> float:
+        return max(0.0, self.total_s - self.teacher_s - self.forward_backward_s - self.optimizer_s)
+
+
+@dataclass
+class TrainResult:
+    """Trained students (segment order, noise to data), their final losses and where the time went."""
+
+    students: list[MLP]
+    final_loss: list[float]
+    teacher_steps: list[int]
+    steps: int
+    mode: str
+    timings: TrainTimings = field(default_factory=TrainTimings)
+
+
+def train_segments(field_: MixtureField, times: Sequence[float], settings: TrainSettings,
+                   student: StudentSpec = StudentSpec(), seed: int = 0, teacher_total_steps: int = 100,
+                   teacher_min_steps: int = 5, mode: str = "auto") -> TrainResult:
+    """Train one student per segment ``times[k] → times[k+1]`` of the decreasing grid ``times``.
+
+    Student k's initial weights come from generator ``(STREAM_INIT, seed, k)`` and its data from
+    ``(STREAM_DATA, seed, k)``, so results do not depend on ``mode``. Teacher steps per segment:
+    ``max(teacher_min_steps, round(teacher_total_steps·|Δt|/T))``.
+    """
+    if not isinstance(field_, MixtureField):
+        raise DistillPlanError("field", f"must be a MixtureField, got {type(field_).__name__}")
+    if field_.dtype != torch.float32:
+        raise DistillPlanError("field", f"training runs in float32; got a {field_.dtype} field")
+    if mode not in MODES:
+        raise DistillPlanError("mode", f"must be one of {list(MODES)}, got {mode!r}")
+    times = _check_times(times, field_.horizon)
+    seed = check_int_at_least("seed", seed, 0)
+    n = len(times) - 1
+    steps_per_segment = segment_teacher_steps(times, field_.horizon, teacher_total_steps, teacher_min_steps)
+    device = field_.device
+    jobs = [_Segment(float(times[k]), float(times[k + 1]), steps_per_segment[k],
+                     make_generator(STREAM_DATA, seed, k, device=device)) for k in range(n)]
+    init = [make_generator(STREAM_INIT, seed, k) for k in range(n)]  # CPU: same weights on every device
+    mode = DEFAULT_MODE if mode == "auto" else mode
+    timings = TrainTimings()
+    start = time.perf_counter()
+    if mode == "batched":
+        net = StackedMLP(n, field_.dim, student.width, student.depth, student.activation, generators=init)
+        losses = _train(net.to(device), field_, jobs, settings, timings)
+        students = [s.to(device) for s in net.cpu().unstack()]
+    else:
+        students, losses = [], []
+        for k in range(n):
+            net = MLP(field_.dim, student.width, student.depth, student.activation, generator=init[k]).to(device)
+            losses += _train(net, field_, jobs[k:k + 1], settings, timings)
+            students.append(net)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    timings.total_s = time.perf_counter() - start
+    for net in students:
+        net.requires_grad_(False)
+    return TrainResult(students, losses, steps_per_segment, settings.steps, mode, timings)
+
+
+# ---------------------------------------------------------------------- internals
+@dataclass
+class _Segment:
+    t_from: float
+    t_to: float
+    teacher_steps: int
+    generator: torch.Generator
+
+
+def _train(net: torch.nn.Module, field_: MixtureField, jobs: list[_Segment], settings: TrainSettings,
+           timings: TrainTimings) -> list[float]:
+    """Train ``net`` (an MLP for one job, a StackedMLP for several) for ``settings.steps`` steps."""
+    stacked = isinstance(net, StackedMLP)
+    params = list(net.parameters())
+    optimizer = _adamw(params, settings)
+    n, batch, dim = len(jobs), settings.batch, field_.dim
+    tail_start = settings.steps - max(1, math.ceil(_TAIL_FRACTION * settings.steps))
+    tail = torch.zeros(n, dtype=torch.float64, device=field_.device)
+    clock = time.perf_counter
+    chunk = settings.chunk(field_.device.type)
+    inv_count = 1.0 / (batch * dim)
+    step = 0
+    while step < settings.steps:
+        count = min(chunk, settings.steps - step)
+        t0 = clock()
+        inputs, targets = _make_chunk(field_, jobs, count, batch)  # (count, n, B, d)
+        t1 = clock()
+        timings.teacher_s += t1 - t0
+        for i in range(count):
+            t0 = clock()
+            if stacked:
+                out = net(inputs[i])
+                per_student = (out - targets[i]).square().sum(dim=(1, 2)) * inv_count
+                per_student.sum().backward()
+            else:
+                out = net(inputs[i, 0])
+                per_student = F.mse_loss(out, targets[i, 0]).reshape(1)
+                per_student.backward()
+            t1 = clock()
+            if settings.grad_clip is not None:
+                _clip_grad_norm(params, settings.grad_clip, stacked)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if settings.weight_bound is not None:
+                clip_weights_(net, settings.weight_bound)
+            t2 = clock()
+            timings.forward_backward_s += t1 - t0
+            timings.optimizer_s += t2 - t1
+            if step >= tail_start:
+                tail += per_student.detach().to(torch.float64)
+            step += 1
+    return (tail / (settings.steps - tail_start)).tolist()
+
+
+@torch.no_grad()
+def _make_chunk(field_: MixtureField, jobs: list[_Segment], count: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``x ~ p_{t_from}`` and teacher targets for ``count`` steps of every job: ``(count, n, B, d)``."""
+    n, dim = len(jobs), field_.dim
+    inputs = torch.empty(count, n, batch, dim, dtype=field_.dtype, device=field_.device)
+    targets = torch.empty_like(inputs)
+    for k, job in enumerate(jobs):
+        x = field_.sample(job.t_from, count * batch, job.generator)
+        inputs[:, k] = x.view(count, batch, dim)
+        targets[:, k] = rk4_flow_map(field_, x, job.t_from, job.t_to, job.teacher_steps).view(count, batch, dim)
+    return inputs, targets
+
+
+@torch.no_grad()
+def _clip_grad_norm(params: list[torch.Tensor], max_norm: float, stacked: bool) -> None:
+    """Per-student global norm clip ``g ← g · min(1, max_norm / (||g||₂ + 1e−6))``."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    if not stacked:
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        return
+    # stacked parameters: the student index is dim 0; one norm per student
+    squares = torch.stack([g.reshape(g.shape[0], -1).square().sum(1) for g in grads]).sum(0)
+    coef = torch.clamp(max_norm / (squares.sqrt() + 1e-6), max=1.0)
+    for g in grads:
+        g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
+
+
+def _adamw(params: list[torch.Tensor], settings: TrainSettings) -> torch.optim.Optimizer:
+    """AdamW, the fused kernel where this torch build has it for the device, else the foreach one."""
+    try:
+        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # pragma: no cover - older torch
+        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay, foreach=True)
+
+
+def _check_times(times: Sequence[float], horizon: float) -> np.ndarray:
+    values = np.asarray(getattr(times, "times", times), dtype=np.float64)
+    if values.ndim != 1 or values.size < 2:
+        raise DistillPlanError("times", f"must be a 1-d grid with at least 2 points, got shape {values.shape}")
+    if not np.all(np.isfinite(values)) or np.any(np.diff(values) >= 0):
+        raise DistillPlanError("times", "must be finite and strictly decreasing (noise to data)")
+    if values[-1] < 0 or values[0] > horizon * (1 + 1e-12):
+        raise DistillPlanError("times", f"must lie in [0, horizon={horizon:g}], got [{values[-1]:g}, {values[0]:g}]")
+    return values

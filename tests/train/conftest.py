@@ -1,0 +1,30 @@
+"""Small mixtures shared by the training tests (float64 references, tiny float32 training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from distillplan.mixture import IsotropicMixture, OUProcess
+
+
+@pytest.fixture
+def small_mixture() -> IsotropicMixture:
+    """d = 3, K = 4, unequal weights, σ0 = 0.6: exercises every term of the closed forms."""
+    rng = np.random.default_rng(7)
+    return IsotropicMixture(rng.uniform(0.2, 1.0, 4), rng.uniform(-2.0, 2.0, (4, 3)), 0.6)
+
+
+@pytest.fixture
+def process() -> OUProcess:
+    return OUProcess(beta=5.0, horizon=1.0)
+
+
+@pytest.fixture
+def one_thread():
+    """Keep the tests on one thread (fast on small tensors, reproducible)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

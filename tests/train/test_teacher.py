@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import solve_ivp
+
+from distillplan.errors import DistillPlanError
+from distillplan.mixture import IsotropicMixture, OUProcess, paper_means, pf_velocity, stability_grid, uniform_grid
+from distillplan.train import MixtureField, relative_mse, rk4_flow_map, segment_teacher_steps, teacher_steps
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _scipy_flow(mixture, process, x, t_from, t_to):
+    def rhs(t, y):
+        return pf_velocity(y.reshape(-1, mixture.dim), mixture, process, t).ravel()
+
+    sol = solve_ivp(rhs, (t_from, t_to), x.ravel(), method="DOP853", rtol=1e-12, atol=1e-12)
+    assert sol.success
+    return sol.y[:, -1].reshape(x.shape)
+
+
+def test_rk4_is_fourth_order(small_mixture, process):
+    field = MixtureField(small_mixture, process, torch.float64)
+    x = field.sample(0.4, 64, torch.Generator().manual_seed(0))
+    exact = rk4_flow_map(field, x, 0.4, 0.02, 2048)
+    errors = [float((rk4_flow_map(field, x, 0.4, 0.02, n) - exact).norm()) for n in (16, 32, 64)]
+    ratios = [errors[0] / errors[1], errors[1] / errors[2]]
+    assert all(12.0 < r < 20.0 for r in ratios), (errors, ratios)
+
+
+def test_rk4_maps_p_T_samples_like_scipy(small_mixture, process):
+    field = MixtureField(small_mixture, process, torch.float64)
+    x = field.sample(1.0, 6, torch.Generator().manual_seed(1))
+    reference = _scipy_flow(small_mixture, process, x.numpy(), 1.0, 0.0)
+    fine = rk4_flow_map(field, x, 1.0, 0.0, 400).numpy()
+    np.testing.assert_allclose(fine, reference, rtol=1e-7, atol=1e-7)
+    coarse32 = rk4_flow_map(field.to(torch.float32), x.float(), 1.0, 0.0, 100).double()
+    assert relative_mse(coarse32, torch.tensor(reference)) < 1e-6
+
+
+def test_teacher_output_has_the_data_distribution(process):
+    """d = 2, K = 3, σ0 = 0.2: p_1 pushed back to t = 0 has the component weights and spread of p_0."""
+    means = np.array([[2.0, 0.0], [-1.0, 1.5], [-1.0, -1.5]])
+    mixture = IsotropicMixture(np.array([0.5, 0.3, 0.2]), means, 0.2)
+    field = MixtureField(mixture, process, torch.float64)
+    x0 = rk4_flow_map(field, field.sample(1.0, 20_000, torch.Generator().manual_seed(2)), 1.0, 0.0, 200).numpy()
+    labels = np.argmin(((x0[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    np.testing.assert_allclose(np.bincount(labels, minlength=3) / len(x0), [0.5, 0.3, 0.2], atol=0.015)
+    spread = np.sqrt(((x0 - means[labels]) ** 2).mean())
+    assert abs(spread - 0.2) < 0.01
+
+
+def test_subspace_split_equals_full_rk4(process):
+    mixture = IsotropicMixture.equal_weights(paper_means(5, 12, 0), 0.8)
+    field = MixtureField(mixture, process, torch.float64)
+    x = field.sample(0.9, 300, torch.Generator().manual_seed(3))
+    full = rk4_flow_map(field, x, 0.9, 0.0, 37, subspace=False)
+    split = rk4_flow_map(field, x, 0.9, 0.0, 37, subspace=True)
+    np.testing.assert_allclose(split.numpy(), full.numpy(), rtol=1e-11, atol=1e-11)
+
+
+def test_chunking_and_shape(small_mixture, process):
+    field = MixtureField(small_mixture, process, torch.float64)
+    x = field.sample(0.5, 100, torch.Generator().manual_seed(4))
+    whole = rk4_flow_map(field, x, 0.5, 0.1, 9, chunk_rows=1000)
+    pieces = rk4_flow_map(field, x, 0.5, 0.1, 9, chunk_rows=7)
+    torch.testing.assert_close(whole, pieces, rtol=1e-12, atol=1e-12)
+    assert rk4_flow_map(field, x.reshape(4, 25, 3), 0.5, 0.1, 9).shape == (4, 25, 3)
+    assert torch.equal(x, field.sample(0.5, 100, torch.Generator().manual_seed(4)))  # input untouched
+
+
+def test_step_allocation_matches_the_authors(process):
+    mixture = IsotropicMixture.equal_weights(paper_means(20, 64, 0), 1.0)
+    assert segment_teacher_steps(stability_grid(mixture, process, 8).times, 1.0) == [79, 7, 5, 5, 5, 5, 5, 5]
+    assert segment_teacher_steps(stability_grid(mixture, process, 4).times, 1.0) == [86, 7, 5, 5]
+    assert segment_teacher_steps(stability_grid(mixture, process, 16).times, 1.0)[:3] == [72, 7, 5]
+    assert segment_teacher_steps(uniform_grid(8, 1.0).times, 1.0) == [12] * 8
+    assert segment_teacher_steps(uniform_grid(4, 1.0).times, 1.0) == [25] * 4
+    assert segment_teacher_steps(uniform_grid(16, 1.0).times, 1.0) == [6] * 16
+    assert teacher_steps(0.3, 0.1, 1.0, total_steps=100, minimum=5) == 20
+
+
+def test_bad_arguments(small_mixture, process):
+    field = MixtureField(small_mixture, process)
+    with pytest.raises(DistillPlanError):
+        rk4_flow_map(field, torch.zeros(2, 3), 0.5, 0.0, 0)
+    with pytest.raises(DistillPlanError):
+        rk4_flow_map(field, torch.zeros(2, 4), 0.5, 0.0, 3)
+    with pytest.raises(DistillPlanError):
+        teacher_steps(0.5, 0.0, horizon=0.0)
