@@ -1,0 +1,98 @@
+"""Measured Lipschitz constants of students and teachers (paper 2, §2.2 and §2.4).
+
+* :func:`jacobian_spectral_norms` — ``||J_f(x_i)||₂`` at test points by ``torch.func.vmap(jacrev(f))``;
+  their maximum is a lower bound on the Lipschitz constant of ``f``.
+* :func:`weight_spectral_product` — ``Π_i ||W_i||₂`` over the layers of an MLP: an upper bound on the
+  Lipschitz constant of a ReLU network (1-Lipschitz activations). ReQU is not globally Lipschitz,
+  so for alternating ReLU/ReQU networks the product is a capacity proxy, not a bound.
+* :func:`rk4_map` — the RK4 teacher written out-of-place (differentiable, no subspace split), to
+  take Jacobians of the teacher map; numerically the same map as :func:`~.teacher.rk4_flow_map`.
+* :func:`rk4_linear_gain` / :func:`exact_linear_gain` — on directions orthogonal to every mean the
+  PF ODE is linear, ``ẏ = c(u) y`` with ``c(u) = −β(1 − 1/s_u²)``, and its exact solution scales by
+  ``s_{t_to}/s_{t_from}``. RK4 with too few steps turns the tiny exact factor into a large one when
+  ``h·|c|`` leaves RK4's stability region near t = 0 (σ0 ≪ 1); the RK4 factor is then the teacher's
+  dominant Lipschitz constant.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+
+from ..errors import DistillPlanError, check_int_at_least
+from .field import MixtureField
+
+__all__ = ["jacobian_spectral_norms", "weight_spectral_product", "rk4_map", "rk4_linear_gain", "exact_linear_gain"]
+
+
+def jacobian_spectral_norms(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                            chunk: int = 64) -> torch.Tensor:
+    """``||J_fn(x_i)||₂`` for every row ``x_i`` of ``x`` (shape ``(N, d)``); returns ``(N,)`` float64.
+
+    ``fn`` maps one point ``(d,)`` to ``(m,)`` (a batched module works too: it is called on single
+    rows). Jacobians are formed ``chunk`` points at a time with reverse mode.
+    """
+    if x.dim() != 2:
+        raise DistillPlanError("x", f"must have shape (N, d), got {tuple(x.shape)}")
+    chunk = check_int_at_least("chunk", chunk, 1)
+    jac = torch.func.vmap(torch.func.jacrev(fn))
+    out = []
+    for start in range(0, x.shape[0], chunk):
+        with torch.enable_grad():
+            j = jac(x[start:start + chunk])
+        out.append(torch.linalg.matrix_norm(j.detach().to(torch.float64), ord=2))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def weight_spectral_product(weights: Sequence[torch.Tensor]) -> float:
+    """``Π_i ||W_i||₂`` (float64), e.g. of ``mlp.weight_tensors()``."""
+    if not weights:
+        raise DistillPlanError("weights", "needs at least one weight matrix")
+    log_total = 0.0
+    for w in weights:
+        norm = float(torch.linalg.matrix_norm(w.detach().to(torch.float64), ord=2))
+        if norm == 0.0:
+            return 0.0
+        log_total += math.log(norm)
+    return math.exp(log_total) if log_total < 709.0 else math.inf
+
+
+def rk4_map(field_: MixtureField, x: torch.Tensor, t_from: float, t_to: float, steps: int) -> torch.Tensor:
+    """``steps`` classical RK4 steps of the PF ODE from ``t_from`` to ``t_to`` (differentiable in ``x``)."""
+    steps = check_int_at_least("steps", steps, 1)
+    t_from, t_to = float(t_from), float(t_to)
+    span = t_to - t_from
+    h = span / steps
+    for i in range(steps):
+        u0, um, u1 = t_from + span * (i / steps), t_from + span * ((i + 0.5) / steps), t_from + span * ((i + 1) / steps)
+        k1 = field_.velocity(x, u0)
+        k2 = field_.velocity(x + 0.5 * h * k1, um)
+        k3 = field_.velocity(x + 0.5 * h * k2, um)
+        k4 = field_.velocity(x + h * k3, u1)
+        x = x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    return x
+
+
+def rk4_linear_gain(field_: MixtureField, t_from: float, t_to: float, steps: int) -> float:
+    """RK4's factor on ``ẏ = c(u) y``, ``c = −β(1 − 1/s_u²)``: the teacher's gain orthogonal to the means."""
+    steps = check_int_at_least("steps", steps, 1)
+    span = float(t_to) - float(t_from)
+    h = span / steps
+    factor = 1.0
+    for i in range(steps):
+        u0, um, u1 = t_from + span * (i / steps), t_from + span * ((i + 0.5) / steps), t_from + span * ((i + 1) / steps)
+        c0, cm, c1 = field_.linear_rate(u0), field_.linear_rate(um), field_.linear_rate(u1)
+        k1 = c0
+        k2 = cm * (1.0 + 0.5 * h * k1)
+        k3 = cm * (1.0 + 0.5 * h * k2)
+        k4 = c1 * (1.0 + h * k3)
+        factor *= 1.0 + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    return factor
+
+
+def exact_linear_gain(field_: MixtureField, t_from: float, t_to: float) -> float:
+    """``s_{t_to}/s_{t_from}``: the exact flow map's factor on directions orthogonal to every mean."""
+    return math.sqrt(field_.variance(t_to) / field_.variance(t_from))
