@@ -16,6 +16,7 @@ from ..runner.study import Study
 __all__ = ["STUDIES", "get_study", "register", "study_names"]
 
 STUDIES: dict[str, str] = {
+    "latents": "distillplan.experiments.latents:STUDY",
     "mixture-merging": "distillplan.experiments.mixture_merging:STUDY",
 }
 """Study name -> ``"module:attribute"`` of its :class:`Study`."""
