@@ -20,11 +20,31 @@ def load_latents(spec: str):
         if arr.ndim <= 2:
             return arr, f"latents from {path.name}"
         spec = f"npy:{spec}"
-    try:
-        from ..experiments.latents import encode_dataset
-    except ImportError:
-        raise DistillPlanError("data", f"cannot read {spec!r}: give a latents file (.npy, .txt, .csv)") from None
     return encode_dataset(spec)
+
+
+def encode_dataset(spec: str, seed: int = 0):
+    """Load an image data set and encode it with the latents study's VAE (same config, same cache)."""
+    from ..data.spec import load_dataset
+    from ..errors import DistillPlanError as _E
+    from ..experiments.latents import LatentsConfig
+    from ..train import vae as vae_mod
+
+    cfg = LatentsConfig(dataset=spec)
+    try:
+        ds = load_dataset(spec, image_size=cfg.image_size, limit=cfg.max_images or None)
+    except _E as exc:
+        raise DistillPlanError("data", str(exc).split(": ", 1)[-1]) from None
+    if ds.is_latent:
+        return ds.data.astype("float64"), f"latents {ds.name}"
+    vcfg = vae_mod.VAEConfig(
+        latent_dim=cfg.latent_dim, arch=cfg.vae_arch, width=cfg.vae_width, steps=cfg.vae_steps,
+        batch_size=cfg.vae_batch, lr=cfg.vae_lr, beta=cfg.vae_beta, recon_scale=cfg.recon_scale,
+        mse_weight=cfg.mse_weight, l1_weight=cfg.l1_weight, ssim_weight=cfg.ssim_weight, seed=seed, device=cfg.device)
+    trained = vae_mod.load_or_train_vae(ds.data, vcfg, data_fingerprint=ds.fingerprint, cache_dir=cfg.cache_dir or None)
+    mu = vae_mod.encode_means(trained.model, ds.data).astype("float64")
+    how = "cached VAE" if trained.cached else "VAE trained now"
+    return mu, f"{ds.name} images ({ds.data.shape[0]}) encoded to {mu.shape[1]} latents by the {how}"
 
 
 @click.command()
