@@ -17,7 +17,9 @@ __all__ = ["STUDIES", "get_study", "register", "study_names"]
 
 STUDIES: dict[str, str] = {
     "latents": "distillplan.experiments.latents:STUDY",
+    "linear-sweep": "distillplan.experiments.linear_sweep:STUDY",
     "mixture-merging": "distillplan.experiments.mixture_merging:STUDY",
+    "trained-linear": "distillplan.experiments.trained_linear:STUDY",
 }
 """Study name -> ``"module:attribute"`` of its :class:`Study`."""
 
