@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .merge import MergeModel, PlanResult, evaluate_plan
 from .planners import PlannerResult, optimal_plan
 from .strategies import STRATEGIES
@@ -50,8 +52,11 @@ def compare_strategies(teacher: LinearTeacher, model: MergeModel | None = None, 
     strategies = {name: evaluate_plan(build(teacher.steps), teacher, model, weights) for name, build in STRATEGIES.items()}
     opt = optimal_plan(teacher, model, weights=weights, max_stages=max_stages, front=front, solver=solver, cap=cap)
     equals = next((name for name, res in strategies.items() if res.plan == opt.plan), None)
-    if equals is None:  # equal error to 1e-9 relative counts as the same strategy (ties between plans)
+    if equals is None:
+        # Ties: equal error to 1e-9 relative, or to the float64 rounding floor of W2 = ‖r_T (M − P*)‖
+        # (each of the ≤ 2T multiplications along a plan rounds M by ε relative).
+        floor = 8 * teacher.steps * np.finfo(float).eps * float(np.sqrt(np.sum(teacher.r2[-1] * teacher.surrogate() ** 2)))
+        tol = max(1e-9 * opt.w2, floor)
         equals = next((name for name, res in strategies.items()
-                       if (max_stages is None or res.stages <= max_stages)
-                       and abs(res.w2 - opt.w2) <= 1e-9 * max(opt.w2, 1e-300)), None)
+                       if (max_stages is None or res.stages <= max_stages) and abs(res.w2 - opt.w2) <= tol), None)
     return Comparison(strategies, opt, equals)
