@@ -43,8 +43,8 @@ magnitudes.
 
 Presets: ``quick`` — d = 2, K = 4, T = 8, two data geometries (box 5, σ0 = 1: λ ≈ 3.8–9.4, the
 vanilla regime of the linear model; box 1.5, σ0 = 0.3: λ ≈ 0.34–0.85, its BOOT regime), MLP 2 × 64,
-400 Adam steps × 256 samples per stage, seeds 0–1: about 1 minute per run alone on one core,
-9 minutes for the whole preset on 2 heavily shared cores. ``paper`` — d = 64, K = 20, T = 32 (the
+400 Adam steps × 256 samples per stage, seeds 0–1: about 1 minute per run alone on one core;
+the whole preset (4 runs, 2 workers) took 2.5 minutes on 2 cores and 9 minutes on 2 heavily shared ones. ``paper`` — d = 64, K = 20, T = 32 (the
 paper-2 data: box 5, σ0 = 1, λ ≈ 6.2–14.1; and box 1.5, σ0 = 0.3, λ ≈ 0.56–1.27, the transition
 zone), MLP 4 × 512, 2000 steps × 1024 per stage, lr 1e−3, 65 536 branch samples, seeds 0–2,
 ``device='cuda'``. Measured on one H100 with 500 steps per stage: 5 minutes per run (branches 27 s
@@ -215,7 +215,6 @@ class _Runner:
     def __init__(self, config: MixtureMergingConfig, seed: int):
         from ..train.mixture_ddim import MixtureDDIM
 
-        self.torch = torch
         self.config = config
         self.seed = int(seed)
         self.device = _device(config.device)
@@ -238,13 +237,13 @@ class _Runner:
 
     def eval_targets(self, a: int, b: int):
         if (a, b) not in self._eval_targets:
-            with self.torch.no_grad():
+            with torch.no_grad():
                 self._eval_targets[(a, b)] = self.teacher.composite(self.eval_inputs(a), a, b)
         return self._eval_targets[(a, b)]
 
     def relmse(self, fn, a: int, b: int) -> float:
         """Σ|fn(z) − teacher(z)|² / Σ|teacher(z)|² on the held-out samples of ``p_a``."""
-        with self.torch.no_grad():
+        with torch.no_grad():
             y = self.eval_targets(a, b)
             err = fn(self.eval_inputs(a)) - y
             return float((err.double() ** 2).sum() / (y.double() ** 2).sum())
@@ -259,7 +258,6 @@ class _Runner:
 
     def train(self, student, a: int, target_fn, *key: int) -> dict:
         """Adam on fresh samples of ``p_a`` toward ``target_fn`` (no grad); returns timing and last loss."""
-        torch = self.torch
         c = self.config
         gen = self.generator(_S_DATA, *key)
         start = time.perf_counter()
@@ -327,7 +325,6 @@ class _Runner:
 
     def affine_relmse(self, a: int, b: int) -> float:
         """Held-out relMSE of the least-squares affine map ``z_a ↦ z_b`` (fit on its own samples)."""
-        torch = self.torch
         with torch.no_grad():
             n = max(self.config.eval_samples, 4 * (self.mixture.dim + 1))
             z = self.teacher.sample(a, n, self.generator(_S_FIT, a)).double()
