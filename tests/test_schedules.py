@@ -59,3 +59,10 @@ def test_time_grid_rejects(bad):
 def test_time_grid_pairs():
     g = TimeGrid(np.array([1.0, 0.5, 0.0]))
     assert g.segments == 2 and g.horizon == 1.0 and g.pairs() == [(1.0, 0.5), (0.5, 0.0)]
+
+
+def test_errors_pickle_round_trip():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(DistillPlanError("dataset", "no such folder")))
+    assert isinstance(err, DistillPlanError) and err.argument == "dataset" and str(err) == "dataset: no such folder"

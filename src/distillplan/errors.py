@@ -18,7 +18,11 @@ class DistillPlanError(ValueError):
 
     def __init__(self, argument: str, message: str):
         self.argument = argument
+        self.message = message
         super().__init__(f"{argument}: {message}")
+
+    def __reduce__(self):  # picklable across process pools and Dask workers
+        return (type(self), (self.argument, self.message))
 
 
 def check_positive(name: str, value: Any) -> float:
