@@ -19,6 +19,7 @@ STUDIES: dict[str, str] = {
     "latents": "distillplan.experiments.latents:STUDY",
     "linear-sweep": "distillplan.experiments.linear_sweep:STUDY",
     "mixture-merging": "distillplan.experiments.mixture_merging:STUDY",
+    "score-approx": "distillplan.experiments.score_approx:STUDY",
     "trained-linear": "distillplan.experiments.trained_linear:STUDY",
 }
 """Study name -> ``"module:attribute"`` of its :class:`Study`."""
