@@ -18,6 +18,7 @@ __all__ = ["STUDIES", "get_study", "register", "study_names"]
 STUDIES: dict[str, str] = {
     "latents": "distillplan.experiments.latents:STUDY",
     "linear-sweep": "distillplan.experiments.linear_sweep:STUDY",
+    "lipschitz-mismatch": "distillplan.experiments.lipschitz_mismatch:STUDY",
     "mixture-merging": "distillplan.experiments.mixture_merging:STUDY",
     "score-approx": "distillplan.experiments.score_approx:STUDY",
     "trained-linear": "distillplan.experiments.trained_linear:STUDY",
