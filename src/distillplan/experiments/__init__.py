@@ -21,6 +21,7 @@ STUDIES: dict[str, str] = {
     "lipschitz-mismatch": "distillplan.experiments.lipschitz_mismatch:STUDY",
     "mixture-merging": "distillplan.experiments.mixture_merging:STUDY",
     "score-approx": "distillplan.experiments.score_approx:STUDY",
+    "stability-grid": "distillplan.experiments.stability_grid:STUDY",
     "trained-linear": "distillplan.experiments.trained_linear:STUDY",
 }
 """Study name -> ``"module:attribute"`` of its :class:`Study`."""
