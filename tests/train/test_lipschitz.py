@@ -10,6 +10,7 @@ from distillplan.errors import DistillPlanError
 from distillplan.mixture import IsotropicMixture, OUProcess, paper_means
 from distillplan.train import MLP, MixtureField, rk4_flow_map
 from distillplan.train.lipschitz import (
+    affine_fit,
     exact_linear_gain,
     jacobian_spectral_norms,
     rk4_linear_gain,
@@ -85,3 +86,16 @@ def test_ten_rk4_steps_are_unstable_for_small_sigma0():
     assert gains[1e-3][0] == pytest.approx(-810.02, rel=1e-4)
     assert gains[1e-4][0] == pytest.approx(-81016.1, rel=1e-4)
     assert all(exact == pytest.approx(s * math.sqrt(2.0), rel=6e-3) for s, (_, exact) in gains.items())
+
+
+def test_affine_fit_recovers_an_affine_map():
+    gen = torch.Generator().manual_seed(5)
+    a, b = torch.randn(4, 3, generator=gen, dtype=torch.float64), torch.randn(3, generator=gen, dtype=torch.float64)
+    x = torch.randn(50, 4, generator=gen, dtype=torch.float64)
+    fitted_a, fitted_b = affine_fit(x.float(), (x @ a + b).float())
+    torch.testing.assert_close(fitted_a, a, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fitted_b, b, rtol=1e-4, atol=1e-4)
+    with pytest.raises(DistillPlanError):
+        affine_fit(x[:4], x[:4])
+    with pytest.raises(DistillPlanError):
+        affine_fit(x, x[:10])

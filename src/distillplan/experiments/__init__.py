@@ -20,6 +20,7 @@ STUDIES: dict[str, str] = {
     "linear-sweep": "distillplan.experiments.linear_sweep:STUDY",
     "lipschitz-mismatch": "distillplan.experiments.lipschitz_mismatch:STUDY",
     "mixture-merging": "distillplan.experiments.mixture_merging:STUDY",
+    "residual-depth": "distillplan.experiments.residual_depth:STUDY",
     "score-approx": "distillplan.experiments.score_approx:STUDY",
     "stability-grid": "distillplan.experiments.stability_grid:STUDY",
     "trained-linear": "distillplan.experiments.trained_linear:STUDY",

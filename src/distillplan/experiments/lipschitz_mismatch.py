@@ -314,7 +314,7 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("weight bound B")
-    ax.set_ylabel("relMSE of Φ_{0←Δ} (mean ± std)")
+    ax.set_ylabel("relMSE of Φ(0←Δ) (mean ± std)")
     ax.set_title("one-step student under a weight bound")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)

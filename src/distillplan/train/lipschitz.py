@@ -12,6 +12,8 @@
   ``s_{t_to}/s_{t_from}``. RK4 with too few steps turns the tiny exact factor into a large one when
   ``h·|c|`` leaves RK4's stability region near t = 0 (σ0 ≪ 1); the RK4 factor is then the teacher's
   dominant Lipschitz constant.
+* :func:`affine_fit` — the least-squares affine map from inputs to teacher outputs: its relMSE is
+  the error floor of any affine student (the part of a target that is "only" a linear gain).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import torch
 from ..errors import DistillPlanError, check_int_at_least
 from .field import MixtureField
 
-__all__ = ["jacobian_spectral_norms", "weight_spectral_product", "rk4_map", "rk4_linear_gain", "exact_linear_gain"]
+__all__ = ["jacobian_spectral_norms", "weight_spectral_product", "rk4_map", "rk4_linear_gain", "exact_linear_gain",
+           "affine_fit"]
 
 
 def jacobian_spectral_norms(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -96,3 +99,19 @@ def rk4_linear_gain(field_: MixtureField, t_from: float, t_to: float, steps: int
 def exact_linear_gain(field_: MixtureField, t_from: float, t_to: float) -> float:
     """``s_{t_to}/s_{t_from}``: the exact flow map's factor on directions orthogonal to every mean."""
     return math.sqrt(field_.variance(t_to) / field_.variance(t_from))
+
+
+@torch.no_grad()
+def affine_fit(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least-squares affine map ``y ≈ x A + b`` (float64): returns ``(A, b)`` of shapes ``(d_in, d_out)``, ``(d_out,)``.
+
+    Scoring a teacher against its best affine fit separates the part of a map that any linear
+    student learns from the nonlinear (component-dependent) part.
+    """
+    if x.dim() != 2 or y.dim() != 2 or x.shape[0] != y.shape[0]:
+        raise DistillPlanError("x", f"needs matching (N, d) arrays, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.shape[0] <= x.shape[1]:
+        raise DistillPlanError("x", f"needs more rows than columns + 1 to fit, got shape {tuple(x.shape)}")
+    design = torch.cat([x.to(torch.float64), torch.ones(x.shape[0], 1, dtype=torch.float64, device=x.device)], 1)
+    solution = torch.linalg.lstsq(design.cpu(), y.to(torch.float64).cpu()).solution.to(x.device)
+    return solution[:-1], solution[-1]

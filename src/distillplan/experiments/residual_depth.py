@@ -1,0 +1,303 @@
+"""Study ``residual-depth`` (paper 2, exp3): the full-horizon map ``Φ_{0←T}`` vs number of blocks.
+
+A single student maps ``x_T ~ p_T`` to the teacher's ``x_0`` (RK4 with ``teacher_steps`` = 100
+uniform steps over ``[0, T]``, σ0 = 1e−3 by default), trained on fresh samples every step. Two
+architectures of L blocks (:mod:`distillplan.train.residual`):
+
+* ``resnet``: the residual composition (Definition 10) ``x ← x + α v_k(x)``, ``α = −T/L``,
+  ``v_k(x) = −β(x + s_k(x))``, each ``s_k`` its own ReLU MLP (inner depth 2, width 128, no time);
+* ``transformer``: the 64 coordinates as scalar tokens, ``Linear(1→128)`` + learned positional
+  embedding, L pre-LN blocks (4-head self-attention, GELU MLP ×4), ``Linear(128→1)``.
+
+Metric: relative MSE of the map (ratio of sums) over ``eval_samples`` draws of ``p_T`` from an
+evaluation stream shared by every config and seed (a paired comparison across L and architecture).
+
+Caveat, measured (see the rows' ``teacher_gain``, ``exact_gain``, ``teacher_rms``, ``exact_rms``):
+at σ0 = 1e−3 the 100-step RK4 teacher is far from the exact flow map. Its last step crosses
+``t → 0`` where ``h·β/s_t²`` leaves RK4's stability region, so on directions orthogonal to every
+mean it multiplies by ≈ −995 instead of the exact ``σ0/s_T ≈ 1e−3`` and its outputs have RMS norm
+≈ 8e3 instead of ≈ 24. About 93% of the target's energy is then an affine function of ``x_T``: the
+best affine map already scores relMSE ≈ 0.067 (``affine_relmse``), and the paper's L = 1 transformer
+(0.071) sits at that floor; depth can only help by learning part of the remaining nonlinear,
+component-dependent part. The study reproduces the paper's target as specified; the numbers
+measure how well students learn that discretised map.
+
+Presets: ``paper`` is the published exp3 (d = 64, K = 20 fixed means from seed 0, β = 5, T = 1,
+20 000 steps, batch 1024, lr 2e−4, clip 1.0, 50 000 eval samples, L ∈ {1, 2, 4, 8, 16} × both
+architectures, seeds 0–9). ``quick`` shrinks steps, batch and evaluation, and the transformer to
+d_model 32 at L ∈ {1, 2, 4}, for 2 CPU cores (see :data:`QUICK_SETTINGS`, :data:`QUICK_TRANSFORMER`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
+from ..mixture import IsotropicMixture, OUProcess, cumulative_stability, mean_diameter, paper_means
+from ..runner import Study, Sweep, grid
+
+__all__ = ["ResidualDepthConfig", "ARCHITECTURES", "run", "build_student", "quick", "paper", "pivot_table",
+           "save_figures", "STUDY", "QUICK_SETTINGS", "QUICK_TRANSFORMER"]
+
+ARCHITECTURES = ("resnet", "transformer")
+
+_STREAM_RES = 13  # generator stream tags of this study (init, data, eval)
+
+
+@dataclass(frozen=True)
+class ResidualDepthConfig:
+    """One (architecture, L) cell; validated on construction."""
+
+    arch: str = "resnet"
+    blocks: int = 4
+    dim: int = 64
+    components: int = 20
+    means_seed: int = 0
+    box: float = 5.0
+    beta: float = 5.0
+    horizon: float = 1.0
+    sigma0: float = 1e-3
+    teacher_steps: int = 100
+    inner_width: int = 128
+    inner_depth: int = 2
+    d_model: int = 128
+    heads: int = 4
+    ff_mult: int = 4
+    steps: int = 20_000
+    batch: int = 1024
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    eval_samples: int = 50_000
+    eval_seed: int = 0
+    affine_samples: int = 8192
+    threads: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise DistillPlanError("arch", f"must be one of {list(ARCHITECTURES)}, got {self.arch!r}")
+        for name, minimum in (("blocks", 1), ("dim", 1), ("components", 1), ("means_seed", 0),
+                              ("teacher_steps", 1), ("inner_width", 1), ("inner_depth", 1), ("d_model", 1),
+                              ("heads", 1), ("ff_mult", 1), ("steps", 1), ("batch", 1), ("eval_samples", 1),
+                              ("eval_seed", 0), ("affine_samples", 0), ("threads", 0)):
+            check_int_at_least(name, getattr(self, name), minimum)
+        for name in ("box", "beta", "horizon", "sigma0", "lr", "grad_clip"):
+            check_positive(name, getattr(self, name))
+        check_nonnegative("weight_decay", self.weight_decay)
+        if self.d_model % self.heads:
+            raise DistillPlanError("heads", f"must divide d_model={self.d_model}, got {self.heads}")
+        if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
+            raise DistillPlanError("device", f"must be a torch device name like 'cpu' or 'cuda', got {self.device!r}")
+
+
+def build_student(config: ResidualDepthConfig, seed: int):
+    """The untrained student of ``config`` with initial weights drawn from ``seed``."""
+    from ..train import make_generator
+    from ..train.residual import CoordinateTransformer, ResidualComposition
+
+    generator = make_generator(_STREAM_RES, 1, seed)
+    if config.arch == "resnet":
+        return ResidualComposition(config.dim, config.blocks, config.beta, config.horizon, config.inner_width,
+                                   config.inner_depth, "relu", generator=generator)
+    return CoordinateTransformer(config.dim, config.blocks, config.d_model, config.heads, config.ff_mult,
+                                 generator=generator)
+
+
+def run(config: ResidualDepthConfig, seed: int) -> list[dict]:
+    """Train the L-block student of ``config`` with trial seed ``seed``; one row.
+
+    Row: ``arch, blocks, seed, relmse``, ``affine_relmse`` (the relMSE of the least-squares affine map
+    ``x_T ↦ x_0`` fitted on ``affine_samples`` other draws: the floor of any affine student),
+    ``final_loss``, ``parameters``, the teacher diagnostics (``teacher_gain``, ``exact_gain``,
+    ``teacher_rms``, ``exact_rms``), ``stability_budget`` (A(T)), ``train_s``, ``eval_s``, ``threads``.
+    """
+    import torch
+
+    from ..train import MixtureField, cpu_runtime, make_generator, rk4_flow_map
+    from ..train.fit import FitSettings, fit
+    from ..train.lipschitz import affine_fit, exact_linear_gain, rk4_linear_gain
+    from ..train.residual import parameter_count
+
+    seed = check_int_at_least("seed", seed, 0)
+    mixture = IsotropicMixture.equal_weights(
+        paper_means(config.components, config.dim, config.means_seed, config.box), config.sigma0)
+    process = OUProcess(config.beta, config.horizon)
+    horizon = config.horizon
+    settings = FitSettings(steps=config.steps, batch=config.batch, lr=config.lr, weight_decay=config.weight_decay,
+                           grad_clip=config.grad_clip)
+    with cpu_runtime(config.threads) as threads:
+        field = MixtureField(mixture, process, torch.float32, device=config.device)
+        net = build_student(config, seed).to(field.device)
+        data_gen = make_generator(_STREAM_RES, 2, seed, device=field.device)
+
+        def make_chunk(count: int):
+            x = field.sample(horizon, count * config.batch, data_gen)
+            y = rk4_flow_map(field, x, horizon, 0.0, config.teacher_steps)
+            shape = (count, config.batch, config.dim)
+            return x.view(shape), y.view(shape)
+
+        result = fit(net, make_chunk, settings)
+
+        start = time.perf_counter()
+        affine = None
+        if config.affine_samples > config.dim + 1:
+            fit_x = field.sample(horizon, config.affine_samples,
+                                 make_generator(_STREAM_RES, 4, config.eval_seed, device=field.device))
+            affine = affine_fit(fit_x, rk4_flow_map(field, fit_x, horizon, 0.0, config.teacher_steps))
+        eval_gen = make_generator(_STREAM_RES, 3, config.eval_seed, device=field.device)
+        err = norm = affine_err = 0.0
+        done = 0
+        with torch.no_grad():
+            while done < config.eval_samples:
+                rows = min(2048, config.eval_samples - done)
+                x = field.sample(horizon, rows, eval_gen)
+                y = rk4_flow_map(field, x, horizon, 0.0, config.teacher_steps).to(torch.float64)
+                diff = net(x).to(torch.float64) - y
+                err += float(diff.square().sum())
+                norm += float(y.square().sum())
+                if affine is not None:
+                    affine_err += float((x.to(torch.float64) @ affine[0] + affine[1] - y).square().sum())
+                done += rows
+        eval_s = time.perf_counter() - start
+
+    exact_rms = math.sqrt(float(np.mean(np.sum(mixture.means**2, axis=1))) + config.dim * config.sigma0**2)
+    return [{
+        "arch": config.arch,
+        "blocks": config.blocks,
+        "seed": seed,
+        "relmse": err / norm,
+        "affine_relmse": affine_err / norm if affine is not None else math.nan,
+        "final_loss": result.final_loss[0],
+        "parameters": parameter_count(net),
+        "teacher_gain": rk4_linear_gain(field.to(torch.float64), horizon, 0.0, config.teacher_steps),
+        "exact_gain": exact_linear_gain(field, horizon, 0.0),
+        "teacher_rms": math.sqrt(norm / config.eval_samples),
+        "exact_rms": exact_rms,
+        "stability_budget": float(cumulative_stability(horizon, mixture, process)),
+        "mean_diameter": mean_diameter(mixture.means),
+        "train_s": result.total_s,
+        "data_s": result.data_s,
+        "eval_s": eval_s,
+        "threads": threads,
+    }]
+
+
+# ---------------------------------------------------------------------- presets
+PAPER_SEEDS = tuple(range(10))
+QUICK_SEEDS = (0, 1)
+BLOCKS = (1, 2, 4, 8, 16)
+
+QUICK_SETTINGS = dict(steps=4000, batch=64, lr=1e-3, eval_samples=4096)
+"""The quick preset's departures from the paper for the residual composition (geometry, σ0, teacher, blocks kept)."""
+QUICK_TRANSFORMER = dict(QUICK_SETTINGS, d_model=32, steps=600)
+"""The quick transformer: d_model 32 (4 heads) and 600 steps, L ∈ {1, 2, 4} only (L = 8, 16 cost too much on 2 cores)."""
+QUICK_TRANSFORMER_BLOCKS = (1, 2, 4)
+
+
+def paper() -> Sweep:
+    """The authors' exp3 for both architectures: L ∈ {1, 2, 4, 8, 16}, 10 seeds (100 runs, GPU-sized)."""
+    return Sweep(STUDY_NAME, grid(ResidualDepthConfig, arch=list(ARCHITECTURES), blocks=list(BLOCKS)), PAPER_SEEDS)
+
+
+def quick() -> Sweep:
+    """Residual composition at L ∈ {1, 2, 4, 8, 16} and a small transformer at L ∈ {1, 2, 4}, short training, 2 seeds."""
+    configs = grid(ResidualDepthConfig, base={**QUICK_SETTINGS, "arch": "resnet"}, blocks=list(BLOCKS))
+    configs += grid(ResidualDepthConfig, base={**QUICK_TRANSFORMER, "arch": "transformer"},
+                    blocks=list(QUICK_TRANSFORMER_BLOCKS))
+    return Sweep(STUDY_NAME, configs, QUICK_SEEDS)
+
+
+# ---------------------------------------------------------------------- reports
+def _by_cell(rows: list[dict], key: str = "relmse") -> dict[str, dict[int, list[float]]]:
+    cells: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        value = row.get(key)
+        if value is not None and not math.isnan(float(value)):
+            cells[str(row["arch"])][int(row["blocks"])].append(float(value))
+    return cells
+
+
+def _affine_floor(rows: list[dict]) -> float:
+    values = [float(r["affine_relmse"]) for r in rows if r.get("affine_relmse") is not None
+              and not math.isnan(float(r["affine_relmse"]))]
+    return float(np.mean(values)) if values else math.nan
+
+
+def pivot_table(rows: list[dict]) -> dict[str, list[dict]]:
+    """``relmse_pivot``: rows L, one ``mean ± std`` column per architecture, and the affine floor."""
+    cells = _by_cell(rows)
+    archs = sorted(cells)
+    blocks = sorted({b for cell in cells.values() for b in cell})
+    table = []
+    for b in blocks:
+        row: dict = {"blocks": b}
+        for arch in archs:
+            values = cells[arch].get(b)
+            if not values:
+                row[arch] = ""
+            elif len(values) < 2:
+                row[arch] = f"{np.mean(values):.2e}"
+            else:
+                row[arch] = f"{np.mean(values):.2e} ± {np.std(values, ddof=1):.2e}"
+        row["affine_floor"] = _affine_floor([r for r in rows if int(r["blocks"]) == b])
+        table.append(row)
+    return {"relmse_pivot": table}
+
+
+def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
+    """``relmse_vs_blocks.png``: relMSE mean ± std against L per architecture (log-log), affine floor dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    cells = _by_cell(rows)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    all_blocks: set[int] = set()
+    for arch in sorted(cells):
+        blocks = sorted(cells[arch])
+        all_blocks.update(blocks)
+        mean = np.array([np.mean(cells[arch][b]) for b in blocks])
+        std = np.array([np.std(cells[arch][b], ddof=1) if len(cells[arch][b]) > 1 else 0.0 for b in blocks])
+        ax.errorbar(blocks, mean, yerr=std, marker="o", capsize=3, label=arch)
+    floor = _affine_floor(rows)
+    if math.isfinite(floor):
+        ax.axhline(floor, color="gray", linestyle="--", linewidth=1, label="best affine map")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ticks = sorted(all_blocks)
+    ax.set_xticks(ticks, [str(b) for b in ticks])
+    ax.set_xlabel("blocks L")
+    ax.set_ylabel("relMSE of Φ(0←T) (mean ± std)")
+    ax.set_title("full-horizon map vs depth")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "relmse_vs_blocks.png"
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return [path]
+
+
+STUDY_NAME = "residual-depth"
+
+STUDY = Study(
+    name=STUDY_NAME,
+    config_type=ResidualDepthConfig,
+    run=run,
+    presets={"quick": quick, "paper": paper},
+    group_by=("arch", "blocks"),
+    metrics=("relmse", "affine_relmse"),
+    figures=save_figures,
+    tables=pivot_table,
+    description="Paper 2 exp3: residual composition and coordinate transformer students of Φ_{0←T} vs blocks L.",
+)
