@@ -26,6 +26,13 @@ Presets: ``paper`` is the published exp3 (d = 64, K = 20 fixed means from seed 0
 20 000 steps, batch 1024, lr 2e−4, clip 1.0, 50 000 eval samples, L ∈ {1, 2, 4, 8, 16} × both
 architectures, seeds 0–9). ``quick`` shrinks steps, batch and evaluation, and the transformer to
 d_model 32 at L ∈ {1, 2, 4}, for 2 CPU cores (see :data:`QUICK_SETTINGS`, :data:`QUICK_TRANSFORMER`).
+
+Measured: ``quick`` took 383 s wall (566 s CPU) on 2 cores. At these budgets depth does *not* help:
+the residual composition's relMSE rises with L (0.133, 0.257, 0.270, 0.289, 0.338 for L = 1 … 16;
+deeper compositions converge more slowly, and in an 8000-step probe L = 1/4/16 reached 0.075/0.174/
+0.264) and the small transformer sits at the affine floor (0.074–0.079 vs 0.067) for every L. Paper
+cells on an H100 (seed 0): transformer L = 1 gave 0.0710 (published 0.0710) in 94 s, residual L = 1
+gave 0.0657 in 39 s.
 """
 
 from __future__ import annotations
