@@ -2,7 +2,15 @@ import pytest
 import torch
 
 from distillplan.errors import DistillPlanError
-from distillplan.train import THREADS_ENV, cpu_runtime, derive_seed, make_generator, resolve_threads, torch_threads
+from distillplan.train import (
+    THREADS_ENV,
+    at_most_threads,
+    cpu_runtime,
+    derive_seed,
+    make_generator,
+    resolve_threads,
+    torch_threads,
+)
 
 
 def test_resolve_threads(monkeypatch):
@@ -26,6 +34,15 @@ def test_thread_and_denormal_settings_are_restored():
     with cpu_runtime(1):
         assert torch.tensor([1e-44], dtype=torch.float32).item() == 0.0  # subnormal flushed
     assert torch.tensor([1e-44], dtype=torch.float32).item() > 0.0
+
+
+def test_at_most_threads_caps_and_restores():
+    with torch_threads(2):
+        with at_most_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with at_most_threads(4):
+            assert torch.get_num_threads() == 2
 
 
 def test_derived_seeds_are_stable_and_distinct():

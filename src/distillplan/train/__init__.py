@@ -17,7 +17,7 @@ from .seeding import derive_seed, make_generator
 from .segments import DEFAULT_MODE, MODES, StudentSpec, TrainResult, TrainSettings, TrainTimings, train_segments
 from .students import ACTIVATIONS, MLP, StackedMLP, activation_functions, clip_weights_, requ
 from .teacher import rk4_flow_map, segment_teacher_steps, teacher_steps
-from .runtime import THREADS_ENV, cpu_runtime, flush_denormals, resolve_threads, torch_threads
+from .runtime import THREADS_ENV, at_most_threads, cpu_runtime, flush_denormals, resolve_threads, torch_threads
 
 __all__ = [
     "MixtureField",
@@ -48,6 +48,7 @@ __all__ = [
     "THREADS_ENV",
     "resolve_threads",
     "torch_threads",
+    "at_most_threads",
     "flush_denormals",
     "cpu_runtime",
 ]

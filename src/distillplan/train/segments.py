@@ -16,10 +16,13 @@ Lean by construction:
   :mod:`.seeding`) and agree up to float rounding. ``mode="auto"`` picks :data:`DEFAULT_MODE` for
   the device, the faster one measured:
 
-  - CPU (2 cores of a Xeon, torch 2.11, width 512, batch 1024, n = 8): sequential 26.9 student
-    steps/s, batched 15.4 (MKL's batched GEMM with transposed stacked weights is slower than
-    plain GEMM, and the stacked activations of 8 students fall out of cache);
-  - CUDA: batched (the small per-student kernels are launch-bound; one launch serves all n).
+  - CPU, sequential: never slower in the reference benchmark (n = 8, width 512, batch 1024, 2
+    threads): 25.44 vs 25.41 student steps/s on the 2-core Xeon (torch 2.13, 4000 steps), 26.9
+    vs 15.4 on 2 pinned cores of another Xeon (torch 2.11, 480 steps). The GEMMs are already
+    large enough for MKL, and batched GEMMs with transposed stacked weights gain nothing;
+  - CUDA: batched, by reasoning rather than a measurement of both (per-student kernels at these
+    sizes are launch-bound, and one launch serves all n); with it the paper preset's six
+    (n, grid) cells of one seed took 211 s on an H100.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ import torch.nn.functional as F
 
 from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
 from .field import MixtureField
+from .runtime import at_most_threads
 from .seeding import STREAM_DATA, STREAM_INIT, make_generator
 from .students import ACTIVATIONS, MLP, StackedMLP, clip_weights_
-from .teacher import rk4_flow_map, segment_teacher_steps
+from .teacher import CPU_THREADS, rk4_flow_map, segment_teacher_steps
 
 __all__ = ["MODES", "DEFAULT_MODE", "StudentSpec", "TrainSettings", "TrainTimings", "TrainResult", "train_segments"]
 
@@ -236,10 +240,11 @@ def _make_chunk(field_: MixtureField, jobs: list[_Segment], count: int, batch: i
     n, dim = len(jobs), field_.dim
     inputs = torch.empty(count, n, batch, dim, dtype=field_.dtype, device=field_.device)
     targets = torch.empty_like(inputs)
-    for k, job in enumerate(jobs):
-        x = field_.sample(job.t_from, count * batch, job.generator)
-        inputs[:, k] = x.view(count, batch, dim)
-        targets[:, k] = rk4_flow_map(field_, x, job.t_from, job.t_to, job.teacher_steps).view(count, batch, dim)
+    with at_most_threads(CPU_THREADS if field_.device.type == "cpu" else torch.get_num_threads()):
+        for k, job in enumerate(jobs):
+            x = field_.sample(job.t_from, count * batch, job.generator)
+            inputs[:, k] = x.view(count, batch, dim)
+            targets[:, k] = rk4_flow_map(field_, x, job.t_from, job.t_to, job.teacher_steps).view(count, batch, dim)
     return inputs, targets
 
 

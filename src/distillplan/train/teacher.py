@@ -19,10 +19,13 @@ import torch
 
 from ..errors import DistillPlanError, check_int_at_least, check_positive
 from .field import MixtureField
+from .runtime import at_most_threads
 
 __all__ = ["rk4_flow_map", "teacher_steps", "segment_teacher_steps", "DEFAULT_CHUNK_ROWS"]
 
 DEFAULT_CHUNK_ROWS = {"full": 4096, "subspace": 8192}
+CPU_THREADS = 1
+"""Threads the CPU teacher uses (see :func:`~.runtime.at_most_threads`: robust to shared machines)."""
 """Rows integrated together (measured fastest on a 2-core Xeon): enough to amortise per-op overhead,
 few enough to stay in cache."""
 
@@ -65,6 +68,8 @@ def rk4_flow_map(field: MixtureField, x: torch.Tensor, t_from: float, t_to: floa
             :meth:`MixtureField.subspace`: RK4 on the r-dim ``z`` and the same RK4 recursion on the
             scalar linear ODE of ``x_⊥``. In exact arithmetic this *is* RK4 on the full system (RK4
             commutes with the orthogonal split because the velocity does); it costs ~r/d as much.
+
+    On CPU it runs with at most :data:`CPU_THREADS` torch thread(s).
     """
     steps = check_int_at_least("steps", steps, 1)
     t_from, t_to = float(t_from), float(t_to)
@@ -74,15 +79,24 @@ def rk4_flow_map(field: MixtureField, x: torch.Tensor, t_from: float, t_to: floa
         raise DistillPlanError("x", f"must have last dimension {field.dim}, got shape {tuple(x.shape)}")
     flat = x.reshape(-1, field.dim).to(field.dtype)
     split = field.subspace() if subspace else None
-    out = torch.empty_like(flat)
-    rows = flat.shape[0]
+    on_cpu = flat.device.type == "cpu"
     if chunk_rows is None:  # CPU: cache-sized blocks; GPU: everything at once (launch-bound otherwise)
-        chunk_rows = DEFAULT_CHUNK_ROWS["full" if split is None else "subspace"] if flat.device.type == "cpu" else max(rows, 1)
+        chunk_rows = DEFAULT_CHUNK_ROWS["full" if split is None else "subspace"] if on_cpu else max(flat.shape[0], 1)
     chunk = check_int_at_least("chunk_rows", chunk_rows, 1)
+    with at_most_threads(CPU_THREADS if on_cpu else torch.get_num_threads()):
+        out = _integrate(field, flat, split, t_from, t_to, steps, chunk)
+    return out.reshape(x.shape)
+
+
+def _integrate(field: MixtureField, flat: torch.Tensor, split, t_from: float, t_to: float, steps: int,
+               chunk: int) -> torch.Tensor:
+    """RK4 over the rows of ``flat`` in blocks of ``chunk``, in full or split coordinates."""
+    rows = flat.shape[0]
+    out = torch.empty_like(flat)
     if split is None:
         for start in range(0, rows, chunk):
             out[start:start + chunk] = _rk4_rows(field, flat[start:start + chunk], t_from, t_to, steps)
-        return out.reshape(x.shape)
+        return out
     basis, reduced = split
     factor = _rk4_linear_factor(field, t_from, t_to, steps)
     for start in range(0, rows, chunk):
@@ -91,7 +105,7 @@ def rk4_flow_map(field: MixtureField, x: torch.Tensor, t_from: float, t_to: floa
         z_end = _rk4_rows(reduced, z, t_from, t_to, steps)
         # x_end = factor·x_⊥ + Q z_end = factor·x + Q (z_end − factor·z)
         torch.addmm(block, z_end.sub_(z, alpha=factor), basis.t(), beta=factor, out=out[start:start + chunk])
-    return out.reshape(x.shape)
+    return out
 
 
 def _rk4_rows(field: MixtureField, x: torch.Tensor, t_from: float, t_to: float, steps: int) -> torch.Tensor:
