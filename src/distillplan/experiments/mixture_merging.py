@@ -73,6 +73,7 @@ from ..mixture import IsotropicMixture, paper_means
 from ..mixture.vp import branch_map, branch_statistics, centred, composite, coordinate_variances
 from ..runner import Study, Sweep, aggregate
 from ..schedules import VPSchedule
+from ..train.lipschitz import affine_fit
 
 __all__ = ["MixtureMergingConfig", "run", "quick", "paper", "STUDY", "PARTS", "PLANS", "ANCHORS",
            "make_mixture", "Student", "window", "linear_node_predictions", "branch_table", "error_vs_k_table",
@@ -329,14 +330,10 @@ class _Runner:
             n = max(self.config.eval_samples, 4 * (self.mixture.dim + 1))
             z = self.teacher.sample(a, n, self.generator(_S_FIT, a)).double()
             y = self.teacher.composite(z.to(self.teacher.dtype), a, b).double()
-            X = torch.cat([z, torch.ones(n, 1, dtype=z.dtype, device=z.device)], 1)
-            # normal equations in float64 (X is n × (d+1), well conditioned): unlike LAPACK's lstsq,
-            # two matrix products and a tiny solve repeat bit for bit
-            coef = torch.linalg.solve(X.T @ X, X.T @ y)
+            A, c = affine_fit(z, y)
 
             def fn(inp):
-                inp = inp.double()
-                return (torch.cat([inp, torch.ones(inp.shape[0], 1, dtype=inp.dtype, device=inp.device)], 1) @ coef)
+                return inp.double() @ A + c
 
             y_ev = self.eval_targets(a, b).double()
             err = fn(self.eval_inputs(a)) - y_ev

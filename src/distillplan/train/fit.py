@@ -24,49 +24,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
+from ..errors import DistillPlanError
+from .segments import TrainSettings
 from .students import StackedMLP, clip_weights_
 
 __all__ = ["FitSettings", "FitResult", "fit", "adamw"]
 
 _TAIL_FRACTION = 0.1  # final_loss averages the last 10% of steps
-_TARGET_ROWS = {"cpu": 16384, "cuda": 262144}  # training rows generated per chunk when automatic
 
 
 @dataclass(frozen=True)
-class FitSettings:
-    """Optimisation settings of one run (paper defaults: AdamW lr 2e−4, no weight decay, clip 1.0).
-
-    ``grad_clip=None`` disables the norm clip, ``weight_bound=None`` the weight projection;
-    ``chunk_steps=None`` requests about 16384 rows of data per chunk on CPU (262144 on a GPU).
-    """
-
-    steps: int
-    batch: int = 1024
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    weight_bound: float | None = None
-    chunk_steps: int | None = None
-
-    def __post_init__(self) -> None:
-        check_int_at_least("steps", self.steps, 1)
-        check_int_at_least("batch", self.batch, 1)
-        check_positive("lr", self.lr)
-        check_nonnegative("weight_decay", self.weight_decay)
-        if self.grad_clip is not None:
-            check_positive("grad_clip", self.grad_clip)
-        if self.weight_bound is not None:
-            check_positive("weight_bound", self.weight_bound)
-        if self.chunk_steps is not None:
-            check_int_at_least("chunk_steps", self.chunk_steps, 1)
+class FitSettings(TrainSettings):
+    """Optimisation settings of one run: the same fields, defaults and validation as
+    :class:`~.segments.TrainSettings` (paper defaults: AdamW lr 2e−4, no weight decay, clip 1.0)."""
 
     def chunk_for(self, device_type: str = "cpu") -> int:
-        """Steps of data requested per chunk."""
-        if self.chunk_steps is not None:
-            return min(self.chunk_steps, self.steps)
-        rows = _TARGET_ROWS.get(device_type, _TARGET_ROWS["cpu"])
-        return max(1, min(self.steps, rows // self.batch))
+        """Steps of data requested per chunk (see :meth:`TrainSettings.chunk`)."""
+        return self.chunk(device_type)
 
 ChunkMaker = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 """``make_chunk(count) -> (inputs, targets)``, each with leading axis ``count``."""

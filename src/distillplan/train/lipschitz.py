@@ -113,5 +113,7 @@ def affine_fit(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     if x.shape[0] <= x.shape[1]:
         raise DistillPlanError("x", f"needs more rows than columns + 1 to fit, got shape {tuple(x.shape)}")
     design = torch.cat([x.to(torch.float64), torch.ones(x.shape[0], 1, dtype=torch.float64, device=x.device)], 1)
-    solution = torch.linalg.lstsq(design.cpu(), y.to(torch.float64).cpu()).solution.to(x.device)
+    # Normal equations in float64: unlike LAPACK's lstsq, two matrix products and a small solve repeat
+    # bit for bit, so a fit on the same data gives the same floor in every run.
+    solution = torch.linalg.solve(design.T @ design, design.T @ y.to(torch.float64))
     return solution[:-1], solution[-1]
