@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DistillPlanError", "check_finite_array", "check_positive", "check_nonnegative", "check_int_at_least"]
+__all__ = ["DistillPlanError", "check_finite_array", "check_positive", "check_nonnegative", "check_int_at_least",
+           "check_choice", "check_device", "check_fields"]
 
 
 class DistillPlanError(ValueError):
@@ -51,6 +52,39 @@ def check_int_at_least(name: str, value: Any, minimum: int) -> int:
     if value < minimum:
         raise DistillPlanError(name, f"must be an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_choice(name: str, value: Any, choices: Any, what: str = "") -> Any:
+    """Return ``value``, or raise if it is not one of ``choices`` (``what`` names the kind of thing)."""
+    options = list(choices)
+    if value not in options:
+        label = f"unknown {what} {value!r}" if what else f"got {value!r}"
+        raise DistillPlanError(name, f"{label}; choose from {options}")
+    return value
+
+
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def check_device(name: str, value: Any) -> str:
+    """Return ``value``, or raise if it is not a torch device name (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
+    if not isinstance(value, str) or value.split(":")[0] not in _DEVICE_TYPES:
+        raise DistillPlanError(name, f"must be a torch device name like 'cpu' or 'cuda', got {value!r}")
+    return value
+
+
+def check_fields(obj: Any, *, at_least: dict[str, int] | None = None, positive: tuple[str, ...] = (),
+                 nonnegative: tuple[str, ...] = ()) -> None:
+    """Validate attributes of a config object: integers ``>=`` a minimum, floats ``> 0`` and ``>= 0``.
+
+    Each failing attribute raises :class:`DistillPlanError` under its own name.
+    """
+    for field, minimum in (at_least or {}).items():
+        check_int_at_least(field, getattr(obj, field), minimum)
+    for field in positive:
+        check_positive(field, getattr(obj, field))
+    for field in nonnegative:
+        check_nonnegative(field, getattr(obj, field))
 
 
 def check_finite_array(name: str, values: Any, *, ndim: int | None = 1, positive: bool = False) -> np.ndarray:

@@ -24,12 +24,7 @@ from distillplan.mixture import IsotropicMixture, OUProcess, cumulative_stabilit
 from distillplan.train import MLP, clip_weights_
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(dim=6, components=3, width=16, steps=12, batch=16, lr=1e-2, eval_samples=200, lipschitz_samples=6,

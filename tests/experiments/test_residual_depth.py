@@ -23,12 +23,7 @@ from distillplan.experiments.residual_depth import (
 from distillplan.train.residual import CoordinateTransformer, ResidualComposition, parameter_count
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(dim=6, components=3, inner_width=16, d_model=8, heads=2, teacher_steps=20, steps=8, batch=16, lr=1e-2,

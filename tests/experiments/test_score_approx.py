@@ -23,12 +23,7 @@ from distillplan.mixture import paper_means
 from distillplan.train import requ
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(dim=6, components=3, width=16, steps=10, batch=16, lr=1e-2, eval_samples=200, threads=1)

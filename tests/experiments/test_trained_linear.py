@@ -1,6 +1,5 @@
 """Study ``trained-linear``: trained students match the analytic merge model (issue 4, item 1)."""
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner

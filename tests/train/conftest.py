@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from distillplan.mixture import IsotropicMixture, OUProcess
 
@@ -20,11 +19,3 @@ def small_mixture() -> IsotropicMixture:
 def process() -> OUProcess:
     return OUProcess(beta=5.0, horizon=1.0)
 
-
-@pytest.fixture
-def one_thread():
-    """Keep the tests on one thread (fast on small tensors, reproducible)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from distillplan.errors import DistillPlanError
-from distillplan.mixture import IsotropicMixture, OUProcess, log_density, paper_means, pf_velocity, responsibilities, score
+from distillplan.mixture import IsotropicMixture, log_density, paper_means, pf_velocity, responsibilities, score
 from distillplan.train import MixtureField
 
 pytestmark = pytest.mark.usefixtures("one_thread")

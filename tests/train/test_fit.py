@@ -8,12 +8,7 @@ from distillplan.train import MLP, StackedMLP, clip_weights_, requ
 from distillplan.train.fit import FitSettings, fit
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _linear_task(n_students=None, batch=32, dim=3, seed=0):

@@ -21,12 +21,7 @@ from distillplan.train.lipschitz import (
 DELTA = math.log(2.0) / 10.0  # the exp2 half-life at β = 5
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _field(sigma0, dim=4, components=2, seed=3):

@@ -4,7 +4,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from distillplan.errors import DistillPlanError
-from distillplan.mixture import IsotropicMixture, OUProcess, paper_means, pf_velocity, stability_grid, uniform_grid
+from distillplan.mixture import IsotropicMixture, paper_means, pf_velocity, stability_grid, uniform_grid
 from distillplan.train import MixtureField, relative_mse, rk4_flow_map, segment_teacher_steps, teacher_steps
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -42,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
-from ..mixture import IsotropicMixture, OUProcess, cumulative_stability, lipschitz_bound, mean_diameter, paper_means
+from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least, check_positive
+from ..mixture import OUProcess, cumulative_stability, lipschitz_bound, mean_diameter, paper_mixture
 from ..runner import Study, Sweep, grid
 
 __all__ = ["LipschitzMismatchConfig", "run", "quick", "paper", "half_life", "report_tables", "save_figures",
@@ -88,21 +88,17 @@ class LipschitzMismatchConfig:
     def __post_init__(self) -> None:
         from ..train import ACTIVATIONS  # lazy: torch is only needed to run
 
-        for name, minimum in (("width", 1), ("depth", 1), ("dim", 1), ("components", 1), ("means_seed", 0),
-                              ("teacher_steps", 1), ("steps", 1), ("batch", 1), ("eval_samples", 1),
-                              ("eval_seed", 0), ("lipschitz_samples", 0), ("threads", 0)):
-            check_int_at_least(name, getattr(self, name), minimum)
-        for name in ("sigma0", "bound", "box", "beta", "horizon", "lr", "grad_clip"):
-            check_positive(name, getattr(self, name))
-        check_nonnegative("weight_decay", self.weight_decay)
+        check_fields(self, at_least=dict(width=1, depth=1, dim=1, components=1, means_seed=0, teacher_steps=1,
+                                         steps=1, batch=1, eval_samples=1, eval_seed=0, lipschitz_samples=0,
+                                         threads=0),
+                     positive=("sigma0", "bound", "box", "beta", "horizon", "lr", "grad_clip"),
+                     nonnegative=("weight_decay",))
         if self.delta is not None:
             delta = check_positive("delta", self.delta)
             if delta > self.horizon:
                 raise DistillPlanError("delta", f"must be <= horizon={self.horizon:g}, got {delta:g}")
-        if self.activation not in ACTIVATIONS:
-            raise DistillPlanError("activation", f"unknown activation {self.activation!r}; choose from {list(ACTIVATIONS)}")
-        if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
-            raise DistillPlanError("device", f"must be a torch device name like 'cpu' or 'cuda', got {self.device!r}")
+        check_choice("activation", self.activation, ACTIVATIONS, "activation")
+        check_device("device", self.device)
 
     @property
     def start_time(self) -> float:
@@ -130,8 +126,7 @@ def run(config: LipschitzMismatchConfig, seed: int) -> list[dict]:
     )
 
     seed = check_int_at_least("seed", seed, 0)
-    mixture = IsotropicMixture.equal_weights(
-        paper_means(config.components, config.dim, config.means_seed, config.box), config.sigma0)
+    mixture = paper_mixture(config.components, config.dim, config.means_seed, config.box, config.sigma0)
     process = OUProcess(config.beta, config.horizon)
     delta = config.start_time
     settings = FitSettings(steps=config.steps, batch=config.batch, lr=config.lr, weight_decay=config.weight_decay,
@@ -153,7 +148,7 @@ def run(config: LipschitzMismatchConfig, seed: int) -> list[dict]:
 
         start = time.perf_counter()
         eval_gen = make_generator(_STREAM_LIP, 3, config.eval_seed, device=field.device)
-        err = norm = sq_teacher = 0.0
+        err = norm = 0.0
         done = 0
         with torch.no_grad():
             while done < config.eval_samples:

@@ -45,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
-from ..mixture import IsotropicMixture, OUProcess, cumulative_stability, mean_diameter, paper_means
+from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least
+from ..mixture import OUProcess, cumulative_stability, mean_diameter, paper_mixture
 from ..runner import Study, Sweep, grid
 
 __all__ = ["ResidualDepthConfig", "ARCHITECTURES", "run", "build_student", "quick", "paper", "pivot_table",
@@ -88,20 +88,14 @@ class ResidualDepthConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise DistillPlanError("arch", f"must be one of {list(ARCHITECTURES)}, got {self.arch!r}")
-        for name, minimum in (("blocks", 1), ("dim", 1), ("components", 1), ("means_seed", 0),
-                              ("teacher_steps", 1), ("inner_width", 1), ("inner_depth", 1), ("d_model", 1),
-                              ("heads", 1), ("ff_mult", 1), ("steps", 1), ("batch", 1), ("eval_samples", 1),
-                              ("eval_seed", 0), ("affine_samples", 0), ("threads", 0)):
-            check_int_at_least(name, getattr(self, name), minimum)
-        for name in ("box", "beta", "horizon", "sigma0", "lr", "grad_clip"):
-            check_positive(name, getattr(self, name))
-        check_nonnegative("weight_decay", self.weight_decay)
+        check_choice("arch", self.arch, ARCHITECTURES, "architecture")
+        check_fields(self, at_least=dict(blocks=1, dim=1, components=1, means_seed=0, teacher_steps=1, inner_width=1,
+                                         inner_depth=1, d_model=1, heads=1, ff_mult=1, steps=1, batch=1,
+                                         eval_samples=1, eval_seed=0, affine_samples=0, threads=0),
+                     positive=("box", "beta", "horizon", "sigma0", "lr", "grad_clip"), nonnegative=("weight_decay",))
         if self.d_model % self.heads:
             raise DistillPlanError("heads", f"must divide d_model={self.d_model}, got {self.heads}")
-        if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
-            raise DistillPlanError("device", f"must be a torch device name like 'cpu' or 'cuda', got {self.device!r}")
+        check_device("device", self.device)
 
 
 def build_student(config: ResidualDepthConfig, seed: int):
@@ -133,8 +127,7 @@ def run(config: ResidualDepthConfig, seed: int) -> list[dict]:
     from ..train.residual import parameter_count
 
     seed = check_int_at_least("seed", seed, 0)
-    mixture = IsotropicMixture.equal_weights(
-        paper_means(config.components, config.dim, config.means_seed, config.box), config.sigma0)
+    mixture = paper_mixture(config.components, config.dim, config.means_seed, config.box, config.sigma0)
     process = OUProcess(config.beta, config.horizon)
     horizon = config.horizon
     settings = FitSettings(steps=config.steps, batch=config.batch, lr=config.lr, weight_decay=config.weight_decay,

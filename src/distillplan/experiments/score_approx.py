@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
-from ..mixture import IsotropicMixture, OUProcess, mean_diameter, paper_means
+from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least, check_positive
+from ..mixture import OUProcess, mean_diameter, paper_mixture
 from ..runner import Study, Sweep, grid
 
 __all__ = ["ScoreApproxConfig", "run", "quick", "paper", "pivot_tables", "save_figures", "STUDY",
@@ -79,16 +79,12 @@ class ScoreApproxConfig:
     def __post_init__(self) -> None:
         from ..train import ACTIVATIONS  # lazy: torch is only needed to run
 
-        for name, minimum in (("width", 1), ("depth", 1), ("dim", 1), ("components", 1), ("steps", 1),
-                              ("batch", 1), ("eval_samples", 1), ("eval_seed", 0), ("threads", 0)):
-            check_int_at_least(name, getattr(self, name), minimum)
+        check_fields(self, at_least=dict(width=1, depth=1, dim=1, components=1, steps=1, batch=1, eval_samples=1,
+                                         eval_seed=0, threads=0),
+                     positive=("sigma0", "box", "beta", "horizon", "lr", "grad_clip"), nonnegative=("weight_decay",))
         if self.means_seed is not None:
             check_int_at_least("means_seed", self.means_seed, 0)
-        for name in ("sigma0", "box", "beta", "horizon", "lr", "grad_clip"):
-            check_positive(name, getattr(self, name))
-        check_nonnegative("weight_decay", self.weight_decay)
-        if self.activation not in ACTIVATIONS:
-            raise DistillPlanError("activation", f"unknown activation {self.activation!r}; choose from {list(ACTIVATIONS)}")
+        check_choice("activation", self.activation, ACTIVATIONS, "activation")
         times = tuple(self.times) if isinstance(self.times, (tuple, list)) else None
         if not times:
             raise DistillPlanError("times", f"must be a non-empty list of fractions of T, got {self.times!r}")
@@ -99,7 +95,7 @@ class ScoreApproxConfig:
         if len(set(times)) != len(times):
             raise DistillPlanError("times", f"must be distinct, got {list(times)}")
         object.__setattr__(self, "times", tuple(float(f) for f in times))
-        _check_device(self.device)
+        check_device("device", self.device)
 
 
 def run(config: ScoreApproxConfig, seed: int) -> list[dict]:
@@ -116,8 +112,7 @@ def run(config: ScoreApproxConfig, seed: int) -> list[dict]:
 
     seed = check_int_at_least("seed", seed, 0)
     means_seed = seed if config.means_seed is None else config.means_seed
-    mixture = IsotropicMixture.equal_weights(
-        paper_means(config.components, config.dim, means_seed, config.box), config.sigma0)
+    mixture = paper_mixture(config.components, config.dim, means_seed, config.box, config.sigma0)
     process = OUProcess(config.beta, config.horizon)
     times = [frac * config.horizon for frac in config.times]
     n = len(times)
@@ -320,11 +315,6 @@ def _stats(groups: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
     mean = np.array([np.mean(g) for g in groups])
     std = np.array([np.std(g, ddof=1) if len(g) > 1 else 0.0 for g in groups])
     return mean, std
-
-
-def _check_device(device: str) -> None:
-    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise DistillPlanError("device", f"must be a torch device name like 'cpu' or 'cuda', got {device!r}")
 
 
 STUDY_NAME = "score-approx"

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
-from ..mixture import GRID_KINDS, IsotropicMixture, OUProcess, make_grid, mean_diameter, paper_means, segment_budget
+from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least
+from ..mixture import GRID_KINDS, OUProcess, make_grid, mean_diameter, paper_mixture, segment_budget
 from ..runner import Study, Sweep, grid
 
 __all__ = ["StabilityGridConfig", "run", "quick", "paper", "reduction_table", "save_figures", "STUDY"]
@@ -72,22 +72,14 @@ class StabilityGridConfig:
     def __post_init__(self) -> None:
         from ..train import ACTIVATIONS, MODES  # lazy: torch is only needed to run
 
-        for name, minimum in (("segments", 1), ("dim", 1), ("components", 1), ("means_seed", 0), ("width", 1),
-                              ("depth", 1), ("batch", 1), ("eval_samples", 1), ("eval_seed", 0),
-                              ("local_samples", 1), ("teacher_total_steps", 1), ("teacher_min_steps", 1),
-                              ("reference_steps", 1), ("threads", 0)):
-            check_int_at_least(name, getattr(self, name), minimum)
-        for name in ("box", "beta", "horizon", "sigma0", "lr", "grad_clip"):
-            check_positive(name, getattr(self, name))
-        check_nonnegative("weight_decay", self.weight_decay)
-        if self.grid not in GRID_KINDS:
-            raise DistillPlanError("grid", f"unknown grid kind {self.grid!r}; choose from {list(GRID_KINDS)}")
-        if self.activation not in ACTIVATIONS:
-            raise DistillPlanError("activation", f"unknown activation {self.activation!r}; choose from {list(ACTIVATIONS)}")
-        if self.mode not in MODES:
-            raise DistillPlanError("mode", f"must be one of {list(MODES)}, got {self.mode!r}")
-        if not isinstance(self.device, str) or not self.device.split(":")[0] in ("cpu", "cuda", "mps"):
-            raise DistillPlanError("device", f"must be a torch device name like 'cpu' or 'cuda', got {self.device!r}")
+        check_fields(self, at_least=dict(segments=1, dim=1, components=1, means_seed=0, width=1, depth=1, batch=1,
+                                         eval_samples=1, eval_seed=0, local_samples=1, teacher_total_steps=1,
+                                         teacher_min_steps=1, reference_steps=1, threads=0),
+                     positive=("box", "beta", "horizon", "sigma0", "lr", "grad_clip"), nonnegative=("weight_decay",))
+        check_choice("grid", self.grid, GRID_KINDS, "grid kind")
+        check_choice("activation", self.activation, ACTIVATIONS, "activation")
+        check_choice("mode", self.mode, MODES, "mode")
+        check_device("device", self.device)
         if self.total_steps < self.segments:
             raise DistillPlanError(
                 "total_steps", f"must give every one of the {self.segments} segments a step, got {self.total_steps}")
@@ -115,8 +107,7 @@ def run(config: StabilityGridConfig, seed: int) -> list[dict]:
     )
 
     seed = check_int_at_least("seed", seed, 0)
-    mixture = IsotropicMixture.equal_weights(
-        paper_means(config.components, config.dim, config.means_seed, config.box), config.sigma0)
+    mixture = paper_mixture(config.components, config.dim, config.means_seed, config.box, config.sigma0)
     process = OUProcess(config.beta, config.horizon)
     time_grid = make_grid(config.grid, config.segments, process, mixture)
     times = time_grid.times

@@ -8,7 +8,7 @@
 * :mod:`.data` — the paper's means and fitting an isotropic mixture to user data.
 """
 
-from .data import fit_isotropic_mixture, paper_means
+from .data import fit_isotropic_mixture, paper_means, paper_mixture
 from .grids import (
     DEFAULT_SIGMA_MIN,
     GRID_KINDS,
@@ -60,5 +60,6 @@ __all__ = [
     "make_grid",
     "segment_budget",
     "paper_means",
+    "paper_mixture",
     "fit_isotropic_mixture",
 ]

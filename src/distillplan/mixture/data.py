@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import DistillPlanError, check_finite_array, check_int_at_least, check_positive
 from .model import IsotropicMixture
 
-__all__ = ["paper_means", "fit_isotropic_mixture"]
+__all__ = ["paper_means", "paper_mixture", "fit_isotropic_mixture"]
 
 
 def paper_means(components: int = 20, dim: int = 64, seed: int = 0, box: float = 5.0) -> np.ndarray:
@@ -25,6 +25,12 @@ def paper_means(components: int = 20, dim: int = 64, seed: int = 0, box: float =
     generator = torch.Generator(device="cpu").manual_seed(seed)
     mu = (torch.rand(components, dim, generator=generator) * 2 - 1) * box
     return mu.numpy().astype(np.float64)
+
+
+def paper_mixture(components: int = 20, dim: int = 64, seed: int = 0, box: float = 5.0,
+                  sigma0: float = 1.0) -> IsotropicMixture:
+    """The equal-weight mixture ``(1/K) Σ_k N(μ_k, σ0² I)`` over :func:`paper_means` (the papers' data)."""
+    return IsotropicMixture.equal_weights(paper_means(components, dim, seed, box), sigma0)
 
 
 def fit_isotropic_mixture(x, components: int | None = None, seed: int = 0,
