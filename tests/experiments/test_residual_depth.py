@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from distillplan.experiments import get_study
 from distillplan.experiments.residual_depth import (
     ARCHITECTURES,
     BLOCKS,
+    TEACHER_GRIDS,
     ResidualDepthConfig,
     build_student,
     paper,
@@ -19,6 +21,7 @@ from distillplan.experiments.residual_depth import (
     quick,
     run,
     save_figures,
+    teacher_nodes,
 )
 from distillplan.train.residual import CoordinateTransformer, ResidualComposition, parameter_count
 
@@ -30,14 +33,17 @@ TINY = dict(dim=6, components=3, inner_width=16, d_model=8, heads=2, teacher_ste
             eval_samples=200, affine_samples=256, threads=1)
 
 
+CELLS = [("resnet", "uniform"), ("transformer", "uniform"), ("resnet", "geometric")]
+
+
 @pytest.fixture(scope="module")
 def tiny_rows():
     torch.set_num_threads(1)
     rows = []
-    for arch in ARCHITECTURES:
+    for arch, teacher in CELLS:
         for blocks in (1, 2):
             for seed in (0, 1):
-                rows += run(ResidualDepthConfig(**{**TINY, "arch": arch, "blocks": blocks}), seed)
+                rows += run(ResidualDepthConfig(**{**TINY, "arch": arch, "teacher_grid": teacher, "blocks": blocks}), seed)
     return rows
 
 
@@ -54,15 +60,16 @@ def test_build_student():
 
 
 def test_rows_are_finite(tiny_rows):
-    assert len(tiny_rows) == 8
-    assert {(r["arch"], r["blocks"], r["seed"]) for r in tiny_rows} == {
-        (a, b, s) for a in ARCHITECTURES for b in (1, 2) for s in (0, 1)}
+    assert len(tiny_rows) == 12
+    assert {(r["arch"], r["teacher_grid"], r["blocks"], r["seed"]) for r in tiny_rows} == {
+        (a, t, b, s) for a, t in CELLS for b in (1, 2) for s in (0, 1)}
     for r in tiny_rows:
         for key in ("relmse", "affine_relmse", "final_loss", "teacher_gain", "exact_gain", "teacher_rms", "exact_rms",
                     "train_s"):
             assert math.isfinite(r[key]), key
         assert r["relmse"] > 0 and r["parameters"] > 0 and 0 < r["affine_relmse"] < 1
-    assert len({r["affine_relmse"] for r in tiny_rows}) == 1  # the floor depends on the teacher only
+    for teacher in TEACHER_GRIDS:  # the floor depends on the teacher only
+        assert len({r["affine_relmse"] for r in tiny_rows if r["teacher_grid"] == teacher}) == 1
 
 
 def test_deterministic_for_a_seed():
@@ -84,6 +91,19 @@ def test_teacher_diagnostics_at_the_paper_setting():
     assert row["teacher_rms"] > 100 * row["exact_rms"]
 
 
+def test_geometric_teacher_is_the_accurate_flow_map():
+    """Same setting on the geometric teacher: gain and output size match the exact flow map."""
+    row = run(ResidualDepthConfig(teacher_grid="geometric", steps=1, batch=4, eval_samples=2048, affine_samples=0,
+                                  threads=1), 0)[0]
+    assert row["teacher_gain"] == pytest.approx(row["exact_gain"], rel=1e-3)
+    assert row["teacher_rms"] == pytest.approx(row["exact_rms"], rel=2e-2)
+    nodes = teacher_nodes(ResidualDepthConfig(teacher_grid="geometric"))
+    assert len(nodes) == 101 and nodes[0] == 1.0 and nodes[-1] == 0.0 and nodes[-2] == pytest.approx(1e-9)
+    uniform = teacher_nodes(ResidualDepthConfig())
+    assert len(uniform) == 101 and uniform[0] == 1.0 and uniform[-1] == 0.0
+    assert np.allclose(np.diff(uniform), -0.01)
+
+
 def test_training_lowers_the_error():
     config = dict(TINY, blocks=2, teacher_steps=10, sigma0=0.5, eval_samples=500)
     trained = run(ResidualDepthConfig(**{**config, "steps": 150}), 0)[0]["relmse"]
@@ -94,8 +114,13 @@ def test_training_lowers_the_error():
 def test_table_and_figure(tiny_rows, tmp_path):
     table = pivot_table(tiny_rows)["relmse_pivot"]
     assert [r["blocks"] for r in table] == [1, 2]
-    assert set(table[0]) == {"blocks", "resnet", "transformer", "affine_floor"} and "±" in table[0]["resnet"]
-    assert table[0]["affine_floor"] == pytest.approx(tiny_rows[0]["affine_relmse"])
+    assert set(table[0]) == {"blocks", "resnet (uniform teacher)", "transformer (uniform teacher)",
+                             "resnet (geometric teacher)", "affine_floor (uniform teacher)",
+                             "affine_floor (geometric teacher)"}
+    assert "±" in table[0]["resnet (geometric teacher)"]
+    for teacher in TEACHER_GRIDS:
+        row = next(r for r in tiny_rows if r["teacher_grid"] == teacher)
+        assert table[0][f"affine_floor ({teacher} teacher)"] == pytest.approx(row["affine_relmse"])
     paths = save_figures(tiny_rows, tmp_path)
     assert [p.name for p in paths] == ["relmse_vs_blocks.png"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -110,13 +135,16 @@ def test_presets():
             64, 20, 0, 5.0, 1.0, 1e-3, 100)
         assert (c.inner_width, c.inner_depth, c.d_model, c.heads, c.ff_mult) == (128, 2, 128, 4, 4)
         assert (c.steps, c.batch, c.lr, c.grad_clip, c.eval_samples) == (20_000, 1024, 2e-4, 1.0, 50_000)
+    assert {c.teacher_grid for c in spec.configs} == {"uniform"}
     q = quick()
-    assert {c.blocks for c in q.configs if c.arch == "resnet"} == set(BLOCKS)
+    assert {c.blocks for c in q.configs if c.arch == "resnet" and c.teacher_grid == "geometric"} == set(BLOCKS)
+    assert {c.blocks for c in q.configs if c.arch == "resnet" and c.teacher_grid == "uniform"}
     assert len(q.seeds) >= 2 and all(c.sigma0 == 1e-3 and c.teacher_steps == 100 for c in q.configs)
 
 
 @pytest.mark.parametrize("field, value", [
-    ("arch", "mlp"), ("blocks", 0), ("heads", 3), ("sigma0", 0.0), ("teacher_steps", 0), ("device", "x"),
+    ("arch", "mlp"), ("blocks", 0), ("heads", 3), ("sigma0", 0.0), ("teacher_steps", 1), ("device", "x"),
+    ("teacher_grid", "adaptive"),
     ("affine_samples", -1),
 ])
 def test_bad_config(field, value):
@@ -136,4 +164,4 @@ def test_smoke_through_the_runner(tmp_path):
     for name in ("table.csv", "relmse_pivot.csv", "relmse_vs_blocks.png"):
         assert (tmp_path / name).exists(), name
     assert (tmp_path / "table.csv").read_text().splitlines()[0] == (
-        "arch,blocks,n,relmse_mean,relmse_std,affine_relmse_mean,affine_relmse_std")
+        "arch,teacher_grid,blocks,n,relmse_mean,relmse_std,affine_relmse_mean,affine_relmse_std")

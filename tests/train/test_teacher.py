@@ -5,7 +5,17 @@ from scipy.integrate import solve_ivp
 
 from distillplan.errors import DistillPlanError
 from distillplan.mixture import IsotropicMixture, paper_means, pf_velocity, stability_grid, uniform_grid
-from distillplan.train import MixtureField, relative_mse, rk4_flow_map, segment_teacher_steps, teacher_steps
+from distillplan.train import (
+    MixtureField,
+    geometric_nodes,
+    relative_mse,
+    rk4_flow_map,
+    rk4_linear_factor,
+    rk4_nodes_map,
+    segment_teacher_steps,
+    stiff_floor,
+    teacher_steps,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -88,3 +98,54 @@ def test_bad_arguments(small_mixture, process):
         rk4_flow_map(field, torch.zeros(2, 4), 0.5, 0.0, 3)
     with pytest.raises(DistillPlanError):
         teacher_steps(0.5, 0.0, horizon=0.0)
+
+
+def test_nodes_map_generalises_equal_steps(small_mixture, process):
+    field = MixtureField(small_mixture, process, torch.float64)
+    x = field.sample(0.8, 32, torch.Generator().manual_seed(2))
+    nodes = 0.8 + (0.1 - 0.8) * np.arange(41) / 40
+    np.testing.assert_allclose(rk4_nodes_map(field, x, nodes).numpy(), rk4_flow_map(field, x, 0.8, 0.1, 40).numpy(),
+                               rtol=1e-12, atol=1e-12)
+    # split and full integration agree on any node sequence
+    uneven = np.r_[0.8, 0.5, 0.45, 0.2, 0.1]
+    np.testing.assert_allclose(rk4_nodes_map(field, x, uneven).numpy(),
+                               rk4_nodes_map(field, x, uneven, subspace=False).numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_geometric_teacher_is_accurate_where_equal_steps_blow_up():
+    """σ0 = 1e−3: 100 equal RK4 steps multiply orthogonal directions by ≈ −995 (exact: σ0/s_T ≈ 1e−3);
+    100 steps geometric in t down to the stiff floor reproduce the exact gain and the data's scale."""
+    from distillplan.mixture import OUProcess
+
+    mixture = IsotropicMixture.equal_weights(paper_means(20, 64, 0), 1e-3)
+    process = OUProcess(5.0, 1.0)
+    field = MixtureField(mixture, process, torch.float64)
+    floor = stiff_floor(1e-3, 5.0, 1.0)
+    assert floor == pytest.approx(1e-9)
+    nodes = geometric_nodes(1.0, 100, floor)
+    assert len(nodes) == 101 and nodes[0] == 1.0 and nodes[-2] == pytest.approx(floor) and nodes[-1] == 0.0
+    exact = np.sqrt(field.variance(0.0) / field.variance(1.0))
+    assert rk4_linear_factor(field, nodes) == pytest.approx(exact, rel=1e-3)
+    assert rk4_linear_factor(field, np.linspace(1.0, 0.0, 101)) == pytest.approx(-994.67, rel=1e-4)
+    x = field.sample(1.0, 256, torch.Generator().manual_seed(3))
+    y = rk4_nodes_map(field, x, nodes)
+    nearest = torch.cdist(y, torch.tensor(mixture.means)).min(dim=1).values
+    assert float(nearest.max()) < 0.05  # every output sits on a mode (σ0·√d = 0.008)
+    finer = rk4_nodes_map(field, x, geometric_nodes(1.0, 400, floor))
+    assert relative_mse(y, finer) < 1e-2
+
+
+@pytest.mark.parametrize("nodes", [[0.5], [0.5, 0.6, 0.2], [0.5, np.nan, 0.1], [0.5, -0.1], [0.3, 0.3, 0.0]])
+def test_nodes_are_validated(small_mixture, process, nodes):
+    field = MixtureField(small_mixture, process, torch.float64)
+    with pytest.raises(DistillPlanError, match="nodes"):
+        rk4_nodes_map(field, torch.zeros(2, small_mixture.dim, dtype=torch.float64), nodes)
+
+
+def test_geometric_nodes_validation():
+    with pytest.raises(DistillPlanError, match="floor"):
+        geometric_nodes(1.0, 10, 2.0)
+    with pytest.raises(DistillPlanError, match="steps"):
+        geometric_nodes(1.0, 1, 1e-3)
+    with pytest.raises(DistillPlanError, match="sigma0"):
+        stiff_floor(0.0, 5.0, 1.0)

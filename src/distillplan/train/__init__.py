@@ -16,12 +16,24 @@ from .field import MixtureField
 from .seeding import derive_seed, make_generator
 from .segments import DEFAULT_MODE, MODES, StudentSpec, TrainResult, TrainSettings, TrainTimings, train_segments
 from .students import ACTIVATIONS, MLP, StackedMLP, activation_functions, clip_weights_, requ
-from .teacher import rk4_flow_map, segment_teacher_steps, teacher_steps
+from .teacher import (
+    geometric_nodes,
+    rk4_flow_map,
+    rk4_linear_factor,
+    rk4_nodes_map,
+    segment_teacher_steps,
+    stiff_floor,
+    teacher_steps,
+)
 from .runtime import THREADS_ENV, at_most_threads, cpu_runtime, flush_denormals, resolve_threads, torch_threads
 
 __all__ = [
     "MixtureField",
     "rk4_flow_map",
+    "rk4_nodes_map",
+    "rk4_linear_factor",
+    "geometric_nodes",
+    "stiff_floor",
     "teacher_steps",
     "segment_teacher_steps",
     "ACTIVATIONS",

@@ -25,6 +25,7 @@ import torch
 
 from ..errors import DistillPlanError, check_int_at_least
 from .field import MixtureField
+from .teacher import rk4_linear_factor
 
 __all__ = ["jacobian_spectral_norms", "weight_spectral_product", "rk4_map", "rk4_linear_gain", "exact_linear_gain",
            "affine_fit"]
@@ -83,17 +84,7 @@ def rk4_linear_gain(field_: MixtureField, t_from: float, t_to: float, steps: int
     """RK4's factor on ``ẏ = c(u) y``, ``c = −β(1 − 1/s_u²)``: the teacher's gain orthogonal to the means."""
     steps = check_int_at_least("steps", steps, 1)
     span = float(t_to) - float(t_from)
-    h = span / steps
-    factor = 1.0
-    for i in range(steps):
-        u0, um, u1 = t_from + span * (i / steps), t_from + span * ((i + 0.5) / steps), t_from + span * ((i + 1) / steps)
-        c0, cm, c1 = field_.linear_rate(u0), field_.linear_rate(um), field_.linear_rate(u1)
-        k1 = c0
-        k2 = cm * (1.0 + 0.5 * h * k1)
-        k3 = cm * (1.0 + 0.5 * h * k2)
-        k4 = c1 * (1.0 + h * k3)
-        factor *= 1.0 + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-    return factor
+    return rk4_linear_factor(field_, [float(t_from) + span * (i / steps) for i in range(steps + 1)])
 
 
 def exact_linear_gain(field_: MixtureField, t_from: float, t_to: float) -> float:

@@ -17,11 +17,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..errors import DistillPlanError, check_int_at_least, check_positive
+from ..errors import DistillPlanError, check_finite_array, check_int_at_least, check_positive
 from .field import MixtureField
 from .runtime import at_most_threads
 
-__all__ = ["rk4_flow_map", "teacher_steps", "segment_teacher_steps", "DEFAULT_CHUNK_ROWS"]
+__all__ = ["rk4_flow_map", "rk4_nodes_map", "rk4_linear_factor", "geometric_nodes", "stiff_floor", "teacher_steps",
+           "segment_teacher_steps", "DEFAULT_CHUNK_ROWS"]
 
 DEFAULT_CHUNK_ROWS = {"full": 4096, "subspace": 8192}
 CPU_THREADS = 1
@@ -75,6 +76,52 @@ def rk4_flow_map(field: MixtureField, x: torch.Tensor, t_from: float, t_to: floa
     t_from, t_to = float(t_from), float(t_to)
     if not (t_from >= 0 and t_to >= 0):
         raise DistillPlanError("t_from", f"times must be >= 0, got {t_from} -> {t_to}")
+    return _map(field, x, _uniform_stages(t_from, t_to, steps), chunk_rows, subspace)
+
+
+@torch.no_grad()
+def rk4_nodes_map(field: MixtureField, x: torch.Tensor, nodes: Sequence[float], chunk_rows: int | None = None,
+                  subspace: bool = True) -> torch.Tensor:
+    """One RK4 step per interval of the monotone time ``nodes`` (e.g. :func:`geometric_nodes`).
+
+    Same arguments and numerics as :func:`rk4_flow_map`, whose ``steps`` equal steps are the special
+    case ``nodes = t_from + (t_to − t_from)·i/steps``.
+    """
+    return _map(field, x, _node_stages(nodes), chunk_rows, subspace)
+
+
+def geometric_nodes(t_from: float, steps: int, floor: float) -> np.ndarray:
+    """``steps + 1`` decreasing times: ``steps`` geometric from ``t_from`` down to ``floor``, then 0.
+
+    Near ``t = 0`` the PF velocity's rate on directions orthogonal to the means is ``≈ β/s_t²`` with
+    ``s_t² ≈ σ0² + 2βt``, so a stable RK4 step must shrink with ``t``: a grid geometric in ``t`` keeps
+    ``h·β/s_t²`` bounded all the way to ``floor ≪ σ0²/(2β)`` (see :func:`stiff_floor`), after which
+    ``s_t`` no longer changes and one step to 0 is exact to ``O(floor·β/σ0²)``.
+    """
+    t_from = check_positive("t_from", t_from)
+    steps = check_int_at_least("steps", steps, 2)
+    floor = check_positive("floor", floor)
+    if floor >= t_from:
+        raise DistillPlanError("floor", f"must be < t_from={t_from:g}, got {floor:g}")
+    return np.r_[np.geomspace(t_from, floor, steps), 0.0]
+
+
+def stiff_floor(sigma0: float, beta: float, t_from: float) -> float:
+    """The last nonzero node of an accurate geometric teacher: ``min(10⁻²·σ0²/(2β), 10⁻³·t_from)``."""
+    return min(1e-2 * check_positive("sigma0", sigma0) ** 2 / (2.0 * check_positive("beta", beta)),
+               1e-3 * check_positive("t_from", t_from))
+
+
+def rk4_linear_factor(field: MixtureField, nodes: Sequence[float]) -> float:
+    """The RK4 recursion on ``y' = c(u) y`` (c = :meth:`MixtureField.linear_rate`) over ``nodes``: ``y_end / y_start``.
+
+    This is the teacher's exact gain on directions orthogonal to every mean (float64 scalars).
+    """
+    return _linear_factor(field, _node_stages(nodes))
+
+
+def _map(field: MixtureField, x: torch.Tensor, stages: list[tuple[float, float, float]], chunk_rows: int | None,
+         subspace: bool) -> torch.Tensor:
     if x.shape[-1] != field.dim:
         raise DistillPlanError("x", f"must have last dimension {field.dim}, got shape {tuple(x.shape)}")
     flat = x.reshape(-1, field.dim).to(field.dtype)
@@ -84,36 +131,34 @@ def rk4_flow_map(field: MixtureField, x: torch.Tensor, t_from: float, t_to: floa
         chunk_rows = DEFAULT_CHUNK_ROWS["full" if split is None else "subspace"] if on_cpu else max(flat.shape[0], 1)
     chunk = check_int_at_least("chunk_rows", chunk_rows, 1)
     with at_most_threads(CPU_THREADS if on_cpu else torch.get_num_threads()):
-        out = _integrate(field, flat, split, t_from, t_to, steps, chunk)
+        out = _integrate(field, flat, split, stages, chunk)
     return out.reshape(x.shape)
 
 
-def _integrate(field: MixtureField, flat: torch.Tensor, split, t_from: float, t_to: float, steps: int,
+def _integrate(field: MixtureField, flat: torch.Tensor, split, stages: list[tuple[float, float, float]],
                chunk: int) -> torch.Tensor:
     """RK4 over the rows of ``flat`` in blocks of ``chunk``, in full or split coordinates."""
     rows = flat.shape[0]
     out = torch.empty_like(flat)
     if split is None:
         for start in range(0, rows, chunk):
-            out[start:start + chunk] = _rk4_rows(field, flat[start:start + chunk], t_from, t_to, steps)
+            out[start:start + chunk] = _rk4_rows(field, flat[start:start + chunk], stages)
         return out
     basis, reduced = split
-    factor = _rk4_linear_factor(field, t_from, t_to, steps)
+    factor = _linear_factor(field, stages)
     for start in range(0, rows, chunk):
         block = flat[start:start + chunk]
         z = block @ basis
-        z_end = _rk4_rows(reduced, z, t_from, t_to, steps)
+        z_end = _rk4_rows(reduced, z, stages)
         # x_end = factor·x_⊥ + Q z_end = factor·x + Q (z_end − factor·z)
         torch.addmm(block, z_end.sub_(z, alpha=factor), basis.t(), beta=factor, out=out[start:start + chunk])
     return out
 
 
-def _rk4_rows(field: MixtureField, x: torch.Tensor, t_from: float, t_to: float, steps: int) -> torch.Tensor:
-    span = t_to - t_from
-    h = span / steps
+def _rk4_rows(field: MixtureField, x: torch.Tensor, stages: list[tuple[float, float, float]]) -> torch.Tensor:
     x = x.clone()
-    for i in range(steps):
-        u0, u_mid, u1 = _stage_times(t_from, span, i, steps)
+    for u0, u_mid, u1 in stages:
+        h = u1 - u0
         k = field.velocity(x, u0)
         acc = k  # a fresh tensor, safe to accumulate into
         k = field.velocity(torch.add(x, k, alpha=0.5 * h), u_mid)
@@ -126,13 +171,10 @@ def _rk4_rows(field: MixtureField, x: torch.Tensor, t_from: float, t_to: float, 
     return x
 
 
-def _rk4_linear_factor(field: MixtureField, t_from: float, t_to: float, steps: int) -> float:
-    """The RK4 recursion applied to ``y' = c(u) y`` (c = :meth:`MixtureField.linear_rate`): ``y_end / y_start``."""
-    span = t_to - t_from
-    h = span / steps
+def _linear_factor(field: MixtureField, stages: list[tuple[float, float, float]]) -> float:
     factor = 1.0
-    for i in range(steps):
-        u0, u_mid, u1 = _stage_times(t_from, span, i, steps)
+    for u0, u_mid, u1 in stages:
+        h = u1 - u0
         c0, cm, c1 = field.linear_rate(u0), field.linear_rate(u_mid), field.linear_rate(u1)
         k1 = c0
         k2 = cm * (1.0 + 0.5 * h * k1)
@@ -142,5 +184,20 @@ def _rk4_linear_factor(field: MixtureField, t_from: float, t_to: float, steps: i
     return factor
 
 
-def _stage_times(t_from: float, span: float, i: int, steps: int) -> tuple[float, float, float]:
-    return (t_from + span * (i / steps), t_from + span * ((i + 0.5) / steps), t_from + span * ((i + 1) / steps))
+def _uniform_stages(t_from: float, t_to: float, steps: int) -> list[tuple[float, float, float]]:
+    """``(u, u + h/2, u + h)`` of ``steps`` equal steps; times as ``t + span·i/steps`` so the last is exact."""
+    span = t_to - t_from
+    return [(t_from + span * (i / steps), t_from + span * ((i + 0.5) / steps), t_from + span * ((i + 1) / steps))
+            for i in range(steps)]
+
+
+def _node_stages(nodes: Sequence[float]) -> list[tuple[float, float, float]]:
+    times = check_finite_array("nodes", nodes)
+    if times.size < 2:
+        raise DistillPlanError("nodes", f"needs at least 2 times, got {times.size}")
+    if np.any(times < 0):
+        raise DistillPlanError("nodes", f"times must be >= 0, got min {times.min():g}")
+    steps = np.diff(times)
+    if not (np.all(steps < 0) or np.all(steps > 0)):
+        raise DistillPlanError("nodes", "must be strictly monotone")
+    return [(float(a), float(0.5 * (a + b)), float(b)) for a, b in zip(times[:-1], times[1:])]
