@@ -25,7 +25,8 @@ depth 4, 20 000 steps, batch 1024, lr 2e−4, clip 1.0, 50 000 eval samples, B �
 0.25} × σ0 ∈ {0.1, 0.01, 0.001, 0.0001}, seeds 0–9). ``quick`` shrinks width, steps, batch and
 evaluation for 2 CPU cores (see :data:`QUICK_SETTINGS`).
 
-Measured: ``quick`` took 618 s wall (687 s CPU) on 2 shared cores; B = 0.001 leaves relMSE ≈ 0.94–1.0,
+Measured: ``quick`` took 5 min 14 s wall (615 CPU-seconds, 32 runs) on 2 idle cores (618 s when the cores
+were shared); B = 0.001 leaves relMSE ≈ 0.94–1.0,
 B = 0.1 learns (7.0e−4, 7.4e−2, 9.1e−2, 0.24 for σ0 = 0.1 … 1e−4), and learned students reach the
 teacher's Lipschitz constant (≈ 1.6e5 vs 8.1e4 at σ0 = 1e−4) while B = 0.01 caps them below it.
 Paper cells on an H100 (seed 0, 50 s each): 1.5e−5 at (σ0 = 0.1, B = 0.1), 3.4e−2 at (1e−4, 0.1);

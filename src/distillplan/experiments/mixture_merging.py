@@ -44,13 +44,29 @@ magnitudes.
 Presets: ``quick`` — d = 2, K = 4, T = 8, two data geometries (box 5, σ0 = 1: λ ≈ 3.8–9.4, the
 vanilla regime of the linear model; box 1.5, σ0 = 0.3: λ ≈ 0.34–0.85, its BOOT regime), MLP 2 × 64,
 400 Adam steps × 256 samples per stage, seeds 0–1: about 1 minute per run alone on one core;
-the whole preset (4 runs, 2 workers) took 2.5 minutes on 2 cores and 9 minutes on 2 heavily shared ones. ``paper`` — d = 64, K = 20, T = 32 (the
+the whole preset (4 runs, 2 workers) took 1 min 26 s wall (162 CPU-seconds) on 2 idle cores and 9 minutes on
+2 heavily shared ones. ``paper`` — d = 64, K = 20, T = 32 (the
 paper-2 data: box 5, σ0 = 1, λ ≈ 6.2–14.1; and box 1.5, σ0 = 0.3, λ ≈ 0.56–1.27, the transition
 zone), MLP 4 × 512, 2000 steps × 1024 per stage, lr 1e−3, 65 536 branch samples, seeds 0–2,
 ``device='cuda'``. Measured on one H100 with 500 steps per stage: 5 minutes per run (branches 27 s
 on the CPU, 12 k-windows 51 s, 31 leaves + 4 plans ≈ 120 stages 215 s, about 3.6 ms per step), so
 about 17 minutes per run and 1.7 hours for the preset at 2000 steps (the box-1.5 optimal plan comes
 from the Pareto DP, about 40 s on the CPU).
+
+Measured, ``quick`` (means of seeds 0–1; window anchored at the data, k = 1 … 8):
+
+* branches: distinct gate sequences 4, 7, 10, 14.5, 22.5, 31.5, 46.5, 48 (box 5) and 4, 9, 15.5,
+  24.5, 36, 50, 60, 62.5 (box 1.5) of K^k = 4 … 65 536; those holding ≥ 1% of the samples 4, 6, 8,
+  9.5, 13, 16.5, 24.5, 25.5 and 4, 7, 11.5, 15, 20, 31, 35, 38;
+* fixed-capacity merge error grows with k: 4.3e−5 → 5.5e−3 (box 5) and 5.8e−5 → 1.3e−3 (box 1.5),
+  while the best affine map goes 7.6e−5 → 0.084 and 5.8e−3 → 0.11;
+* errors amplify along merge depth in every multi-stage plan, consistency steepest (box 5: 7.7e−6 at
+  height 1 to 9.4e−3 at height 7; BOOT 4.6e−5 → 3.3e−4);
+* one-step root error by plan, trained vs the linear model's W2: box 1.5 (λ 0.34–0.85, BOOT regime)
+  boot 1.8e−4 < progressive 7.7e−4 < vanilla 1.1e−3 < consistency 2.7e−3 against boot 6.7e−4 < vanilla
+  8.8e−4 < progressive 1.3e−3 < consistency 3.6e−3: the linear optimum (= BOOT) is also the trained
+  winner. Box 5 (λ 3.8–9.4, vanilla regime): the linear optimum is vanilla (W2 2.5e−3), but trained
+  vanilla scores 7.4e−3 against BOOT's 3.3e−4, so the linear ranking fails for λ ≫ 1 with MLP students.
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ Presets: ``paper`` is the published exp1 (d = 64, K = 20, box 5, β = 5, T = 1, 
 0.1, 1} at width 512 and width ∈ {128, …, 2048} at σ0 = 0.1; GPU-sized). ``quick`` keeps the data
 geometry and shrinks widths, steps, batch and evaluation for 2 CPU cores (see :data:`QUICK_SETTINGS`).
 
-Measured: ``quick`` took 579 s wall (556 s CPU) on 2 shared cores; the error falls with width at every
-t (t/T = 0.1: 0.73, 0.53, 0.094, 0.052 for widths 32–256) and is largest at t/T = 0.1. One paper cell
+Measured: ``quick`` took 4 min 5 s wall (482 CPU-seconds) on 2 idle cores (579 s when the cores were
+shared); the error falls with width at every t (t/T = 0.1: 0.73, 0.53, 0.094, 0.052 for widths 32–256)
+and is largest at t/T = 0.1 for every width and every σ0 (σ0 = 0.01, 0.1, 1 at width 128: 0.099,
+0.094, 0.167 at t/T = 0.1 against 0.021–0.033 at t/T ≥ 0.7). One paper cell
 (σ0 = 0.1, width 512, seed 0) on an H100 gave 6.8e−3, 5.3e−3, 2.8e−3, 1.4e−3, 1.5e−3 (published
 means 6.7e−3, 4.9e−3, 3.1e−3, 1.5e−3, 1.8e−3) in 52 s.
 """
