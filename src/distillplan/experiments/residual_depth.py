@@ -47,12 +47,12 @@ floor  0.729 (affine)      0.0669 (affine)     0.0669 (affine)
 =====  ==================  ==================  ===================
 
 On the accurate flow map more residual blocks lower the error (0.525 → 0.269 from L = 1 to 16), the
-paper's claim. On the paper's unstable teacher the trend reverses at this budget. Our diagnosis: the
-Euler blocks start near ``(1 + β/L)^L·x`` (a positive gain of 6 at L = 1, 77 at L = 16) and must reach
-the teacher's −995 on the orthogonal directions, a sign flip that one block makes with one large
-output weight but a product of 16 factors only by passing a factor through zero; deeper compositions
-are slower, not worse in the limit (an 8000-step probe gave 0.075/0.174/0.264 at L = 1/4/16, still
-falling). The small
+paper's claim. On the paper's unstable teacher the trend reverses at this budget, and L ≥ 4 stays above
+the affine floor. It is not the teacher's spurious linear part: on directions orthogonal to the means
+every depth learns the −995 gain at the same pace (measured on trained students: 6, 26, 79 at
+initialisation for L = 1, 4, 16; −418, −591, −564 after 1000 steps; −938, −908, −892 after 4000). The
+deeper compositions converge more slowly on the rest of the map (an 8000-step probe gave
+0.075/0.174/0.264 at L = 1/4/16, still falling); we have not resolved that part further. The small
 transformer sits at the affine floor for L ≤ 4, as the paper's does (0.071, 0.070, 0.067); the
 paper's gains appear only at L = 8 and 16 with 20 000 steps, which the quick preset cannot afford.
 Paper cells on an H100 (seed 0): transformer L = 1 gave 0.0710 (published 0.0710) in 94 s, residual
