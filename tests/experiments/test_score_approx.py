@@ -20,7 +20,6 @@ from distillplan.experiments.score_approx import (
     save_figures,
 )
 from distillplan.mixture import paper_means
-from distillplan.train import requ
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -37,14 +36,6 @@ def tiny_rows():
         for seed in (0, 1):
             rows += run(ScoreApproxConfig(**{**TINY, "sigma0": sigma0, "width": width}), seed)
     return rows
-
-
-def test_requ_value_and_gradient():
-    x = torch.tensor([-3.0, 0.0, 0.5, 2.0], requires_grad=True)
-    y = requ(x)
-    assert y.tolist() == [0.0, 0.0, 0.25, 4.0]
-    y.sum().backward()
-    assert x.grad.tolist() == [0.0, 0.0, 1.0, 4.0]
 
 
 def test_run_returns_one_finite_row_per_time(tiny_rows):

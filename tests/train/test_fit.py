@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from distillplan.errors import DistillPlanError
-from distillplan.train import MLP, StackedMLP, clip_weights_, requ
+from distillplan.train import MLP, StackedMLP, clip_weights_
 from distillplan.train.fit import FitSettings, fit
 
 
@@ -22,14 +22,6 @@ def _linear_task(n_students=None, batch=32, dim=3, seed=0):
         return (x, y) if n_students else (x[:, 0], y[:, 0])
 
     return make_chunk
-
-
-def test_requ_value_and_gradient():
-    x = torch.tensor([-1.5, 0.0, 0.25, 2.0], requires_grad=True)
-    y = requ(x)
-    assert y.tolist() == [0.0, 0.0, 0.0625, 4.0]
-    y.sum().backward()
-    assert x.grad.tolist() == [0.0, 0.0, 0.5, 4.0]
 
 
 def test_fit_lowers_the_loss_and_is_deterministic():
