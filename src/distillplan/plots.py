@@ -9,7 +9,7 @@ import numpy as np
 
 from .linear.plan import Plan
 
-__all__ = ["draw_arc_diagram", "save_arc_diagram", "save_arc_grid", "save_phase_figure"]
+__all__ = ["draw_arc_diagram", "save_arc_diagram", "save_arc_grid", "save_phase_figure", "save_figure"]
 
 
 def _pyplot():
@@ -19,6 +19,19 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, path, dpi: int = 130, rect: tuple[float, float, float, float] | None = None) -> Path:
+    """Lay out ``fig`` tightly (inside ``rect`` if given), write it to ``path`` and close it; returns the path."""
+    plt = _pyplot()
+    if rect is None:
+        fig.tight_layout()
+    else:
+        fig.tight_layout(rect=rect)
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
 
 
 def draw_arc_diagram(plan: Plan, ax, title: str | None = None, cmap: str = "viridis") -> None:
@@ -59,10 +72,7 @@ def save_arc_diagram(plan: Plan, path, title: str | None = None) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 2.6))
     draw_arc_diagram(plan, ax, title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    path = save_figure(fig, path, dpi=150)
     return path
 
 
@@ -72,10 +82,7 @@ def save_arc_grid(plans: Sequence[tuple[str, Plan]], path) -> Path:
     fig, axes = plt.subplots(len(plans), 1, figsize=(7, 2.3 * len(plans)), squeeze=False)
     for ax, (title, plan) in zip(axes[:, 0], plans):
         draw_arc_diagram(plan, ax, title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    path = save_figure(fig, path, dpi=150)
     return path
 
 
@@ -97,8 +104,5 @@ def save_phase_figure(lam: np.ndarray, gaps: dict[str, np.ndarray], path, title:
     ax.set_ylabel("W2 gap to the optimal plan")
     ax.set_title(title)
     ax.legend(frameon=False)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    path = save_figure(fig, path, dpi=150)
     return path

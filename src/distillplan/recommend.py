@@ -26,6 +26,7 @@ from .linear.compare import compare_strategies
 from .mixture import OUProcess, segment_budget, stability_grid, uniform_grid
 from .mixture.data import fit_isotropic_mixture
 from .mixture.stability import cumulative_stability
+from .plots import save_figure
 from .schedules import make_schedule
 
 __all__ = ["recommend", "check_latents"]
@@ -147,9 +148,7 @@ def _write_figures(out: Path, lam, eig, cmp, grids, mixture, process) -> None:
     axes[1].set_xlabel("rank")
     axes[1].legend(frameon=False)
     axes[1].set_title("spectrum")
-    fig.tight_layout()
-    fig.savefig(out / "spectrum.png", dpi=130)
-    plt.close(fig)
+    save_figure(fig, out / "spectrum.png", dpi=130)
 
     save_arc_diagram(cmp.optimal.plan, out / "plan.png", title=f"recommended plan ({cmp.equals or 'non-canonical'})")
 
@@ -164,6 +163,4 @@ def _write_figures(out: Path, lam, eig, cmp, grids, mixture, process) -> None:
     ax.set_ylabel("cumulative stability A(t)")
     ax.legend(frameon=False)
     ax.set_title(f"fitted mixture: K = {mixture.components}, σ0 = {mixture.sigma0:.3g}")
-    fig.tight_layout()
-    fig.savefig(out / "grid.png", dpi=130)
-    plt.close(fig)
+    save_figure(fig, out / "grid.png", dpi=130)

@@ -37,6 +37,7 @@ from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, ch
 from ..linear import LinearTeacher, MergeModel
 from ..linear.compare import compare_strategies
 from ..linear.strategies import STRATEGIES
+from ..plots import save_figure
 from ..runner import Study, Sweep
 from ..schedules import VPSchedule
 
@@ -349,9 +350,7 @@ def _sample_figure(run_rows: list[dict], model_name: str, path: Path) -> Path | 
     what = "linear model (paper)" if model_name == "linear" else "trained MLP teacher and students"
     fig.suptitle(f"{first.get('dataset', '')}: one-step samples, {what}; T={first.get('steps', '')}, same noise per column",
                  fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return path
 
 
@@ -369,9 +368,7 @@ def _lambda_histogram(run_rows: list[dict], path: Path) -> Path | None:
     share = np.mean(lams <= 1.0)
     ax.set_title(f"{lam_rows[0].get('dataset', '')}: d={lams.size}, share λ_i ≤ 1 = {share:.0%}", fontsize=9)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return path
 
 

@@ -49,6 +49,7 @@ from ..linear import LinearTeacher, MergeModel
 from ..linear.compare import compare_strategies
 from ..linear.plan import Plan
 from ..linear.strategies import STRATEGIES
+from ..plots import save_figure
 from ..runner import Study, Sweep, grid
 from ..schedules import SCHEDULES, make_schedule
 
@@ -245,9 +246,7 @@ def _winner_map(rows: list[dict], T: int, path: Path) -> Path:
     fig.legend(handles=handles, loc="upper center", ncol=len(CATEGORIES), frameon=False, fontsize=8)
     fig.suptitle(f"optimal plan, T = {T} (numbers: stages of a non-canonical optimum)", y=0.02, va="bottom",
                  fontsize=9)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.9))
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130, rect=(0, 0.05, 1, 0.9))
     return path
 
 
@@ -290,9 +289,7 @@ def _gap_curves(rows: list[dict], T: int, path: Path) -> Path:
     axes[0, 0].legend(frameon=False, fontsize=7)
     fig.suptitle(f"error gap of the canonical strategies, T = {T} (floor = optimal; shaded: non-canonical optimum)",
                  fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
     return path
 
 

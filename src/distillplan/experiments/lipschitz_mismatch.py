@@ -45,6 +45,7 @@ import numpy as np
 
 from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least, check_positive
 from ..mixture import OUProcess, cumulative_stability, lipschitz_bound, mean_diameter, paper_mixture
+from ..plots import save_figure
 from ..runner import Study, Sweep, grid
 
 __all__ = ["LipschitzMismatchConfig", "run", "quick", "paper", "half_life", "report_tables", "save_figures",
@@ -320,10 +321,8 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     ax.set_title("one-step student under a weight bound")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
     first = out_dir / "relmse_vs_bound.png"
-    fig.savefig(first, dpi=130)
-    plt.close(fig)
+    save_figure(fig, first, dpi=130)
 
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     for i, sigma0 in enumerate(sigmas):
@@ -340,10 +339,8 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     ax.set_title("student Lipschitz (solid) vs target map (dashed)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     second = out_dir / "lipschitz_vs_bound.png"
-    fig.savefig(second, dpi=130)
-    plt.close(fig)
+    save_figure(fig, second, dpi=130)
     return [first, second]
 
 

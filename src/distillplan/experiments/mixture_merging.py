@@ -87,6 +87,7 @@ from ..linear import LinearTeacher, MergeModel, Plan, evaluate_plan, optimal_pla
 from ..linear.strategies import STRATEGIES, canonical_plan
 from ..mixture import IsotropicMixture, paper_means
 from ..mixture.vp import branch_map, branch_statistics, centred, composite, coordinate_variances
+from ..plots import save_figure
 from ..runner import Study, Sweep, aggregate
 from ..schedules import VPSchedule
 from ..train.lipschitz import affine_fit
@@ -621,11 +622,8 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
         ax.legend(frameon=False, fontsize=7)
 
         fig.suptitle("mixture merging: " + ", ".join(f"{k}={v}" for k, v in cfg.items()), fontsize=9)
-        fig.tight_layout()
         name = "mixture_merging_T{steps}_d{dim}_K{components}_box{box:g}_s{sigma0:g}_w{width}x{depth}_n{train_steps}.png"
-        path = out_dir / name.format(**cfg)
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        path = save_figure(fig, out_dir / name.format(**cfg), dpi=110)
         written.append(path)
     return written
 

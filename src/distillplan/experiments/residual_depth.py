@@ -71,6 +71,7 @@ import numpy as np
 
 from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least
 from ..mixture import OUProcess, cumulative_stability, mean_diameter, paper_mixture
+from ..plots import save_figure
 from ..runner import Study, Sweep, grid
 
 __all__ = ["ResidualDepthConfig", "ARCHITECTURES", "run", "build_student", "quick", "paper", "pivot_table",
@@ -352,10 +353,8 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     ax.set_title("full-horizon map vs depth")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     path = out_dir / "relmse_vs_blocks.png"
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
     return [path]
 
 

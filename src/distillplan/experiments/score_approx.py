@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least, check_positive
 from ..mixture import OUProcess, mean_diameter, paper_mixture
+from ..plots import save_figure
 from ..runner import Study, Sweep, grid
 
 __all__ = ["ScoreApproxConfig", "run", "quick", "paper", "pivot_tables", "save_figures", "STUDY",
@@ -283,10 +284,8 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     ax.set_title(f"score error vs time (width {sweep_width})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
     path = out_dir / "score_error_vs_t.png"
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
     paths.append(path)
 
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
@@ -305,10 +304,8 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     ax.set_title(f"score error vs width (σ0 = {sweep_sigma:g})" if sweep_sigma is not None else "score error vs width")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
     path = out_dir / "score_error_vs_width.png"
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
     paths.append(path)
     return paths
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least
 from ..mixture import GRID_KINDS, OUProcess, make_grid, mean_diameter, paper_mixture, segment_budget
+from ..plots import save_figure
 from ..runner import Study, Sweep, grid
 
 __all__ = ["StabilityGridConfig", "run", "quick", "paper", "reduction_table", "save_figures", "STUDY"]
@@ -258,10 +259,8 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     ax.set_title("stability-balanced vs uniform grid")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
     path = out_dir / "relmse_vs_segments.png"
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
     return [path]
 
 

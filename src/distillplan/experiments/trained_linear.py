@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import DistillPlanError, check_finite_array, check_int_at_least, check_nonnegative
 from ..linear import LinearTeacher, MergeModel, evaluate_plan, optimal_plan
 from ..linear.strategies import STRATEGIES, canonical_plan
+from ..plots import save_figure
 from ..runner import Study, Sweep, grid
 from ..schedules import SCHEDULES, make_schedule
 
@@ -209,10 +210,8 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
         ax2.set_xlabel("analytic W2 to the surrogate")
         ax2.set_ylabel("trained W2 to the surrogate")
         fig.suptitle(f"trained vs analytic students: T={steps}, {schedule}, s={budget:g}, init={init}, {rate}")
-        fig.tight_layout()
         path = out_dir / f"trained_vs_analytic_T{steps}_{schedule}_s{budget:g}_{init}_{rate}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        save_figure(fig, path, dpi=120)
         written.append(path)
     return written
 

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DistillPlanError
+from .optim import adamw as _adamw
+from .optim import clip_grad_norm_
 from .segments import TrainSettings
 from .students import StackedMLP, clip_weights_
 
@@ -58,12 +60,8 @@ class FitResult:
 
 
 def adamw(params, settings: FitSettings) -> torch.optim.Optimizer:
-    """AdamW with the settings' lr and weight decay: the fused kernel where available, else foreach."""
-    params = list(params)
-    try:
-        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
-    except (RuntimeError, TypeError, ValueError):  # pragma: no cover - older torch / unsupported device
-        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay, foreach=True)
+    """AdamW with the settings' lr and weight decay (:func:`.optim.adamw`)."""
+    return _adamw(params, settings.lr, settings.weight_decay)
 
 
 def fit(net: nn.Module, make_chunk: ChunkMaker, settings: FitSettings) -> FitResult:
@@ -104,7 +102,7 @@ def fit(net: nn.Module, make_chunk: ChunkMaker, settings: FitSettings) -> FitRes
                 per = F.mse_loss(out, targets[i]).reshape(1)
                 per.backward()
             if settings.grad_clip is not None:
-                _clip_grad_norm(params, settings.grad_clip, stacked)
+                clip_grad_norm_(params, settings.grad_clip, stacked)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if settings.weight_bound is not None:
@@ -117,19 +115,3 @@ def fit(net: nn.Module, make_chunk: ChunkMaker, settings: FitSettings) -> FitRes
         torch.cuda.synchronize(device)
     total_s = time.perf_counter() - start
     return FitResult((tail / (settings.steps - tail_start)).cpu().tolist(), settings.steps, data_s, total_s)
-
-
-@torch.no_grad()
-def _clip_grad_norm(params: list[torch.Tensor], max_norm: float, stacked: bool) -> None:
-    """Global norm clip; for stacked students (student index on dim 0) one norm per student."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    if not stacked:
-        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
-        return
-    squares = torch.stack([g.reshape(g.shape[0], -1).square().sum(1) for g in grads]).sum(0)
-    coef = torch.clamp(max_norm / (squares.sqrt() + 1e-6), max=1.0)
-    for g in grads:
-        g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))

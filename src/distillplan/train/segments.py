@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
 from .field import MixtureField
+from .optim import adamw, clip_grad_norm_
 from .runtime import at_most_threads
 from .seeding import STREAM_DATA, STREAM_INIT, make_generator
 from .students import ACTIVATIONS, MLP, StackedMLP, clip_weights_
@@ -194,7 +195,7 @@ def _train(net: torch.nn.Module, field_: MixtureField, jobs: list[_Segment], set
     """Train ``net`` (an MLP for one job, a StackedMLP for several) for ``settings.steps`` steps."""
     stacked = isinstance(net, StackedMLP)
     params = list(net.parameters())
-    optimizer = _adamw(params, settings)
+    optimizer = adamw(params, settings.lr, settings.weight_decay)
     n, batch, dim = len(jobs), settings.batch, field_.dim
     tail_start = settings.steps - max(1, math.ceil(_TAIL_FRACTION * settings.steps))
     tail = torch.zeros(n, dtype=torch.float64, device=field_.device)
@@ -220,7 +221,7 @@ def _train(net: torch.nn.Module, field_: MixtureField, jobs: list[_Segment], set
                 per_student.backward()
             t1 = clock()
             if settings.grad_clip is not None:
-                _clip_grad_norm(params, settings.grad_clip, stacked)
+                clip_grad_norm_(params, settings.grad_clip, stacked)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if settings.weight_bound is not None:
@@ -246,31 +247,6 @@ def _make_chunk(field_: MixtureField, jobs: list[_Segment], count: int, batch: i
             inputs[:, k] = x.view(count, batch, dim)
             targets[:, k] = rk4_flow_map(field_, x, job.t_from, job.t_to, job.teacher_steps).view(count, batch, dim)
     return inputs, targets
-
-
-@torch.no_grad()
-def _clip_grad_norm(params: list[torch.Tensor], max_norm: float, stacked: bool) -> None:
-    """Per-student global norm clip ``g ← g · min(1, max_norm / (||g||₂ + 1e−6))``."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    if not stacked:
-        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
-        return
-    # stacked parameters: the student index is dim 0; one norm per student
-    squares = torch.stack([g.reshape(g.shape[0], -1).square().sum(1) for g in grads]).sum(0)
-    coef = torch.clamp(max_norm / (squares.sqrt() + 1e-6), max=1.0)
-    for g in grads:
-        g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
-
-
-def _adamw(params: list[torch.Tensor], settings: TrainSettings) -> torch.optim.Optimizer:
-    """AdamW, the fused kernel where this torch build has it for the device, else the foreach one."""
-    try:
-        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay, fused=True)
-    except (RuntimeError, TypeError, ValueError):  # pragma: no cover - older torch
-        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay, foreach=True)
 
 
 def _check_times(times: Sequence[float], horizon: float) -> np.ndarray:
