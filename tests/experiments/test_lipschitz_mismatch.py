@@ -119,12 +119,23 @@ def test_presets():
             10, 20_000, 1024, 2e-4, 1.0, 50_000, None)
     q = quick()
     assert len(q) == 16 * len(q.seeds) and len(q.seeds) >= 2
-    assert all(c.teacher_steps == 10 and c.dim == 64 for c in q.configs)
+    assert all(c.teacher_steps == 10 and c.dim == 64 and c.teacher_grid == "uniform" for c in q.configs)
+
+
+def test_geometric_teacher_matches_the_exact_flow_map():
+    """σ0 = 1e−3 with a 100-step geometric teacher: its gain is the exact σ0/s_Δ, not −810 (10 equal steps)."""
+    config = LipschitzMismatchConfig(**{**TINY, "sigma0": 0.001, "teacher_grid": "geometric", "teacher_steps": 100,
+                                        "eval_samples": 1000})
+    r = run(config, 0)[0]
+    assert r["teacher_grid"] == "geometric"
+    assert r["teacher_gain"] == pytest.approx(r["exact_gain"], rel=1e-3)
+    assert r["teacher_rms"] == pytest.approx(r["exact_rms"], rel=5e-2)
+    assert math.isfinite(r["target_lipschitz"]) and math.isfinite(r["relmse"])
 
 
 @pytest.mark.parametrize("field, value", [
     ("bound", 0.0), ("sigma0", -1.0), ("delta", 2.0), ("teacher_steps", 0), ("activation", "tanh"),
-    ("lipschitz_samples", -1), ("device", "gpu"),
+    ("lipschitz_samples", -1), ("device", "gpu"), ("teacher_grid", "adaptive"),
 ])
 def test_bad_config(field, value):
     with pytest.raises(DistillPlanError, match=field):

@@ -91,6 +91,12 @@ def test_teacher_diagnostics_at_the_paper_setting():
     assert row["teacher_rms"] > 100 * row["exact_rms"]
 
 
+def test_teacher_grids_match_the_train_package():
+    from distillplan.train import TEACHER_GRIDS as TRAIN_GRIDS
+
+    assert TEACHER_GRIDS == TRAIN_GRIDS
+
+
 def test_geometric_teacher_is_the_accurate_flow_map():
     """Same setting on the geometric teacher: gain and output size match the exact flow map."""
     row = run(ResidualDepthConfig(teacher_grid="geometric", steps=1, batch=4, eval_samples=2048, affine_samples=0,

@@ -14,6 +14,9 @@ from distillplan.train import (
     rk4_nodes_map,
     segment_teacher_steps,
     stiff_floor,
+    TEACHER_GRIDS,
+    teacher_map,
+    teacher_nodes,
     teacher_steps,
 )
 
@@ -149,3 +152,21 @@ def test_geometric_nodes_validation():
         geometric_nodes(1.0, 1, 1e-3)
     with pytest.raises(DistillPlanError, match="sigma0"):
         stiff_floor(0.0, 5.0, 1.0)
+
+
+def test_teacher_nodes_and_map(small_mixture, process):
+    field = MixtureField(small_mixture, process, torch.float64)
+    x = field.sample(0.9, 16, torch.Generator().manual_seed(4))
+    assert torch.equal(teacher_map(field, x, 0.9, 0.0, 30), rk4_flow_map(field, x, 0.9, 0.0, 30))
+    uniform = teacher_nodes(field, 0.9, 0.1, 8)
+    np.testing.assert_allclose(uniform, np.linspace(0.9, 0.1, 9), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(teacher_nodes(field, 0.9, 0.1, 8, "geometric"), np.geomspace(0.9, 0.1, 9))
+    to_zero = teacher_nodes(field, 0.9, 0.0, 8, "geometric")
+    assert to_zero[-1] == 0.0 and to_zero[-2] == pytest.approx(stiff_floor(0.6, 5.0, 0.9))
+    np.testing.assert_allclose(teacher_map(field, x, 0.9, 0.0, 8, "geometric").numpy(),
+                               rk4_nodes_map(field, x, to_zero).numpy(), rtol=0, atol=0)
+    with pytest.raises(DistillPlanError, match="grid"):
+        teacher_nodes(field, 0.9, 0.0, 8, "adaptive")
+    with pytest.raises(DistillPlanError, match="grid"):
+        teacher_nodes(field, 0.1, 0.9, 8, "geometric")
+    assert TEACHER_GRIDS == ("uniform", "geometric")

@@ -79,7 +79,7 @@ __all__ = ["ResidualDepthConfig", "ARCHITECTURES", "run", "build_student", "quic
            "TEACHER_GRIDS", "teacher_nodes"]
 
 ARCHITECTURES = ("resnet", "transformer")
-TEACHER_GRIDS = ("uniform", "geometric")
+TEACHER_GRIDS = ("uniform", "geometric")  # distillplan.train.TEACHER_GRIDS, without importing torch
 
 _STREAM_RES = 13  # generator stream tags of this study (init, data, eval)
 
@@ -128,18 +128,20 @@ class ResidualDepthConfig:
 
 
 def teacher_nodes(config: ResidualDepthConfig) -> np.ndarray:
-    """The teacher's RK4 step times from T to 0 (one step per interval).
+    """The teacher's RK4 step times from T to 0 (:func:`distillplan.train.teacher_nodes`).
 
     ``uniform``: the paper's ``teacher_steps`` equal steps. ``geometric``: ``teacher_steps`` steps geometric
     in t down to :func:`~distillplan.train.stiff_floor` and one to 0, which keeps RK4 stable through the stiff
     end of the flow (``β/s_t² ≈ β/σ0²`` at t = 0) and gives the accurate flow map.
     """
-    from ..train import geometric_nodes, stiff_floor
+    import torch
 
-    if config.teacher_grid == "uniform":
-        return config.horizon * (1.0 - np.arange(config.teacher_steps + 1) / config.teacher_steps)
-    return geometric_nodes(config.horizon, config.teacher_steps,
-                           stiff_floor(config.sigma0, config.beta, config.horizon))
+    from ..train import MixtureField
+    from ..train import teacher_nodes as nodes_of
+
+    mixture = paper_mixture(config.components, config.dim, config.means_seed, config.box, config.sigma0)
+    field = MixtureField(mixture, OUProcess(config.beta, config.horizon), torch.float64)
+    return nodes_of(field, config.horizon, 0.0, config.teacher_steps, config.teacher_grid)
 
 
 def build_student(config: ResidualDepthConfig, seed: int):
@@ -165,7 +167,7 @@ def run(config: ResidualDepthConfig, seed: int) -> list[dict]:
     """
     import torch
 
-    from ..train import MixtureField, cpu_runtime, make_generator, rk4_flow_map, rk4_linear_factor, rk4_nodes_map
+    from ..train import MixtureField, cpu_runtime, make_generator, rk4_linear_factor, teacher_map
     from ..train.fit import FitSettings, fit
     from ..train.lipschitz import affine_fit, exact_linear_gain
     from ..train.residual import parameter_count
@@ -181,9 +183,7 @@ def run(config: ResidualDepthConfig, seed: int) -> list[dict]:
         field = MixtureField(mixture, process, torch.float32, device=config.device)
 
         def teacher(x: torch.Tensor) -> torch.Tensor:
-            if config.teacher_grid == "uniform":  # the paper's call, bit for bit
-                return rk4_flow_map(field, x, horizon, 0.0, config.teacher_steps)
-            return rk4_nodes_map(field, x, nodes)
+            return teacher_map(field, x, horizon, 0.0, config.teacher_steps, config.teacher_grid)
 
         net = build_student(config, seed).to(field.device)
         data_gen = make_generator(_STREAM_RES, 2, seed, device=field.device)

@@ -22,7 +22,10 @@ from .teacher import (
     rk4_linear_factor,
     rk4_nodes_map,
     segment_teacher_steps,
+    TEACHER_GRIDS,
     stiff_floor,
+    teacher_map,
+    teacher_nodes,
     teacher_steps,
 )
 from .runtime import THREADS_ENV, at_most_threads, cpu_runtime, flush_denormals, resolve_threads, torch_threads
@@ -34,6 +37,9 @@ __all__ = [
     "rk4_linear_factor",
     "geometric_nodes",
     "stiff_floor",
+    "teacher_map",
+    "teacher_nodes",
+    "TEACHER_GRIDS",
     "teacher_steps",
     "segment_teacher_steps",
     "ACTIVATIONS",

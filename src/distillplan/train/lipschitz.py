@@ -25,10 +25,10 @@ import torch
 
 from ..errors import DistillPlanError, check_int_at_least
 from .field import MixtureField
-from .teacher import rk4_linear_factor
+from .teacher import _node_stages, _uniform_stages, rk4_linear_factor
 
-__all__ = ["jacobian_spectral_norms", "weight_spectral_product", "rk4_map", "rk4_linear_gain", "exact_linear_gain",
-           "affine_fit"]
+__all__ = ["jacobian_spectral_norms", "weight_spectral_product", "rk4_map", "rk4_nodes_map_differentiable",
+           "rk4_linear_gain", "exact_linear_gain", "affine_fit"]
 
 
 def jacobian_spectral_norms(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -67,11 +67,17 @@ def weight_spectral_product(weights: Sequence[torch.Tensor]) -> float:
 def rk4_map(field_: MixtureField, x: torch.Tensor, t_from: float, t_to: float, steps: int) -> torch.Tensor:
     """``steps`` classical RK4 steps of the PF ODE from ``t_from`` to ``t_to`` (differentiable in ``x``)."""
     steps = check_int_at_least("steps", steps, 1)
-    t_from, t_to = float(t_from), float(t_to)
-    span = t_to - t_from
-    h = span / steps
-    for i in range(steps):
-        u0, um, u1 = t_from + span * (i / steps), t_from + span * ((i + 0.5) / steps), t_from + span * ((i + 1) / steps)
+    return _rk4_out_of_place(field_, x, _uniform_stages(float(t_from), float(t_to), steps))
+
+
+def rk4_nodes_map_differentiable(field_: MixtureField, x: torch.Tensor, nodes: Sequence[float]) -> torch.Tensor:
+    """:func:`rk4_map` with one step per interval of ``nodes`` (see :func:`~.teacher.teacher_nodes`)."""
+    return _rk4_out_of_place(field_, x, _node_stages(nodes))
+
+
+def _rk4_out_of_place(field_: MixtureField, x: torch.Tensor, stages) -> torch.Tensor:
+    for u0, um, u1 in stages:
+        h = u1 - u0
         k1 = field_.velocity(x, u0)
         k2 = field_.velocity(x + 0.5 * h * k1, um)
         k3 = field_.velocity(x + 0.5 * h * k2, um)

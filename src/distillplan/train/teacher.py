@@ -12,16 +12,17 @@ allocation (the authors' exp4 rule): ``steps = max(5, round(N·|Δt|/T))`` with 
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..errors import DistillPlanError, check_finite_array, check_int_at_least, check_positive
+from ..errors import DistillPlanError, check_choice, check_finite_array, check_int_at_least, check_positive
 from .field import MixtureField
 from .runtime import at_most_threads
 
-__all__ = ["rk4_flow_map", "rk4_nodes_map", "rk4_linear_factor", "geometric_nodes", "stiff_floor", "teacher_steps",
+__all__ = ["rk4_flow_map", "rk4_nodes_map", "teacher_map", "teacher_nodes", "TEACHER_GRIDS", "rk4_linear_factor", "geometric_nodes", "stiff_floor", "teacher_steps",
            "segment_teacher_steps", "DEFAULT_CHUNK_ROWS"]
 
 DEFAULT_CHUNK_ROWS = {"full": 4096, "subspace": 8192}
@@ -110,6 +111,41 @@ def stiff_floor(sigma0: float, beta: float, t_from: float) -> float:
     """The last nonzero node of an accurate geometric teacher: ``min(10⁻²·σ0²/(2β), 10⁻³·t_from)``."""
     return min(1e-2 * check_positive("sigma0", sigma0) ** 2 / (2.0 * check_positive("beta", beta)),
                1e-3 * check_positive("t_from", t_from))
+
+
+TEACHER_GRIDS = ("uniform", "geometric")
+"""How a teacher spaces its RK4 steps: equal steps (the papers) or geometric in t (stable through t → 0)."""
+
+
+def teacher_nodes(field: MixtureField, t_from: float, t_to: float, steps: int, grid: str = "uniform") -> np.ndarray:
+    """The ``steps + 1`` RK4 step times of a teacher from ``t_from`` to ``t_to`` (one step per interval).
+
+    ``uniform``: ``t_from + (t_to − t_from)·i/steps``. ``geometric`` (sampling direction, ``t_to < t_from``):
+    ``np.geomspace(t_from, t_to, steps + 1)`` when ``t_to > 0``; when ``t_to = 0``, :func:`geometric_nodes`
+    down to :func:`stiff_floor` of the field's ``σ0`` and ``β``, then one step to 0.
+    """
+    steps = check_int_at_least("steps", steps, 1)
+    t_from, t_to = float(t_from), float(t_to)
+    check_choice("grid", grid, TEACHER_GRIDS, "teacher grid")
+    if grid == "uniform":
+        return np.array([t_from + (t_to - t_from) * (i / steps) for i in range(steps + 1)])
+    if not 0.0 <= t_to < t_from:
+        raise DistillPlanError("grid", f"a geometric teacher runs from t_from > t_to >= 0, got {t_from} -> {t_to}")
+    if t_to > 0.0:
+        return np.geomspace(t_from, t_to, steps + 1)
+    if steps < 2:
+        raise DistillPlanError("steps", f"a geometric teacher down to t = 0 needs >= 2 steps, got {steps}")
+    sigma0 = math.sqrt(field.variance(0.0))
+    return geometric_nodes(t_from, steps, stiff_floor(sigma0, field.beta, t_from))
+
+
+@torch.no_grad()
+def teacher_map(field: MixtureField, x: torch.Tensor, t_from: float, t_to: float, steps: int,
+                grid: str = "uniform") -> torch.Tensor:
+    """The RK4 teacher ``Φ_{t_from → t_to}(x)`` on :func:`teacher_nodes` (``uniform`` is :func:`rk4_flow_map`)."""
+    if grid == "uniform":
+        return rk4_flow_map(field, x, t_from, t_to, steps)
+    return rk4_nodes_map(field, x, teacher_nodes(field, t_from, t_to, steps, grid))
 
 
 def rk4_linear_factor(field: MixtureField, nodes: Sequence[float]) -> float:
