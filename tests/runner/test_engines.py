@@ -96,3 +96,26 @@ def test_a_sweep_of_another_study_is_rejected(tmp_path):
     with pytest.raises(DistillPlanError) as info:
         run_sweep(TOY, Sweep("other", [ToyConfig()], [0]), ResultStore(tmp_path / "r.sqlite"), progress=False)
     assert info.value.argument == "sweep"
+
+
+def test_progress_off_a_terminal_is_one_line_per_run(tmp_path, calls, capsys):
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        run_sweep(TOY, Sweep("toy", TOY.sweep("quick").configs, seeds=[0]), store, workers=1, progress=True)
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 2
+        assert lines[0].startswith("toy: 1/2 [") and "seed=0] done in" in lines[0]
+        run_sweep(TOY, TOY.sweep("quick"), store, workers=1, progress=True)
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 4 and lines[0].startswith("toy: 3/6 [") and lines[-1].startswith("toy: 6/6 [")
+        run_sweep(TOY, TOY.sweep("quick"), store, workers=1, progress=False)
+        assert capsys.readouterr().err == ""
+
+
+def test_progress_lines_name_every_field_without_group_by(tmp_path, capsys):
+    from dataclasses import replace
+
+    study = replace(TOY, group_by=None)
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        run_sweep(study, Sweep("toy", TOY.sweep("quick").configs[:1], seeds=[3]), store, workers=1, progress=True)
+    line = capsys.readouterr().err.strip()
+    assert "[scale=1.0 size=3 label=a sleep_s=0.0 fail=False seed=3] done in" in line

@@ -10,11 +10,12 @@ import json
 import multiprocessing
 import os
 import socket
+import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import DistillPlanError, check_int_at_least, check_positive
@@ -105,7 +106,8 @@ def run_sweep(
         engine: ``"local"`` (a spawn process pool with ``workers`` processes, default the CPU
             count; ``workers=1`` runs in this process) or ``"dask"`` (the Dask cluster whose
             scheduler listens at ``scheduler``, e.g. ``"tcp://10.0.0.5:8786"``).
-        progress: show a rich progress bar on stderr (only when stderr is a terminal).
+        progress: show a rich progress bar on stderr when it is a terminal; otherwise (a log file, a
+            batch job) write one line per finished run to stderr.
         connect_timeout: seconds to wait for the Dask scheduler.
 
     Worker processes import the study's ``run`` by module name, so that module must be importable
@@ -137,14 +139,14 @@ def run_sweep(
             outcomes = _dask_outcomes(client, study.run, pending)
         else:
             outcomes = _local_outcomes(study.run, pending, workers or os.cpu_count() or 1)
-        with closing(outcomes), _progress_bar(progress, study.name, len(tasks), report.skipped) as advance:
+        with closing(outcomes), _progress(progress, study, len(tasks), report.skipped) as advance:
             for task, outcome in outcomes:
                 if isinstance(outcome, RunResult):
                     store.record(task, outcome.rows, outcome.wall_s, outcome.host)
                     report.completed += 1
                 else:
                     report.failures.append(_failure(task, outcome))
-                advance()
+                advance(task, outcome)
     finally:
         if client is not None:
             client.close()
@@ -245,12 +247,26 @@ def _failure(task: Task, exc: BaseException) -> Failure:
 
 
 @contextmanager
-def _progress_bar(enabled: bool, label: str, total: int, already: int) -> Iterator[Callable[[], None]]:
+def _progress(enabled: bool, study: Study, total: int, already: int) -> Iterator[Callable[[Task, Any], None]]:
+    """``advance(task, outcome)`` after each run: a rich bar on a terminal, else one plain line per run."""
     from rich.console import Console
 
     console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
-        yield lambda: None
+    if not enabled:
+        yield lambda task, outcome: None
+        return
+    if not console.is_terminal:
+        start = time.perf_counter()
+        count = already
+
+        def log(task: Task, outcome: Any) -> None:
+            nonlocal count
+            count += 1
+            status = f"done in {outcome.wall_s:.1f} s" if isinstance(outcome, RunResult) else "FAILED"
+            print(f"{study.name}: {count}/{total} [{_describe(study, task)}] {status}; "
+                  f"{time.perf_counter() - start:.0f} s elapsed", file=sys.stderr, flush=True)
+
+        yield log
         return
     from rich import progress as rp
 
@@ -262,5 +278,13 @@ def _progress_bar(enabled: bool, label: str, total: int, already: int) -> Iterat
         rp.TimeRemainingColumn(),
     )
     with rp.Progress(*columns, console=console) as bar:
-        task_id = bar.add_task(f"{label} ({already} stored)", total=total, completed=already)
-        yield lambda: bar.advance(task_id)
+        task_id = bar.add_task(f"{study.name} ({already} stored)", total=total, completed=already)
+        yield lambda task, outcome: bar.advance(task_id)
+
+
+def _describe(study: Study, task: Task) -> str:
+    """``field=value`` for the study's grouping fields that the config has (all its fields without
+    ``group_by``), and the seed."""
+    names = study.group_by or ([f.name for f in fields(task.config)] if is_dataclass(task.config) else ())
+    parts = [f"{name}={getattr(task.config, name)}" for name in names if hasattr(task.config, name)]
+    return " ".join(parts + [f"seed={task.seed}"])
