@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
 from distillplan.errors import DistillPlanError
@@ -170,3 +172,17 @@ def test_teacher_nodes_and_map(small_mixture, process):
     with pytest.raises(DistillPlanError, match="grid"):
         teacher_nodes(field, 0.1, 0.9, 8, "geometric")
     assert TEACHER_GRIDS == ("uniform", "geometric")
+
+
+@settings(max_examples=60, deadline=None)
+@given(t_from=st.floats(1e-3, 5.0), frac=st.floats(0.0, 0.99), steps=st.integers(2, 200),
+       grid=st.sampled_from(TEACHER_GRIDS), sigma0=st.floats(1e-4, 2.0))
+def test_teacher_nodes_are_strictly_decreasing_with_exact_ends(t_from, frac, steps, grid, sigma0):
+    from distillplan.mixture import OUProcess
+
+    field = MixtureField(IsotropicMixture.equal_weights(np.zeros((1, 2)), sigma0), OUProcess(5.0, 5.0),
+                         torch.float64)
+    t_to = t_from * frac
+    nodes = teacher_nodes(field, t_from, t_to, steps, grid)
+    assert len(nodes) == steps + 1 and nodes[0] == pytest.approx(t_from, rel=1e-15)
+    assert nodes[-1] == pytest.approx(t_to, rel=1e-12, abs=0) and np.all(np.diff(nodes) < 0)
