@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
@@ -175,6 +175,7 @@ def test_teacher_nodes_and_map(small_mixture, process):
 
 
 @settings(max_examples=60, deadline=None)
+@example(t_from=1.0, frac=5.345494488119235e-138, steps=2, grid="uniform", sigma0=1.0)  # 1 + (t − 1) = 0
 @given(t_from=st.floats(1e-3, 5.0), frac=st.floats(0.0, 0.99), steps=st.integers(2, 200),
        grid=st.sampled_from(TEACHER_GRIDS), sigma0=st.floats(1e-4, 2.0))
 def test_teacher_nodes_are_strictly_decreasing_with_exact_ends(t_from, frac, steps, grid, sigma0):
@@ -186,3 +187,14 @@ def test_teacher_nodes_are_strictly_decreasing_with_exact_ends(t_from, frac, ste
     nodes = teacher_nodes(field, t_from, t_to, steps, grid)
     assert len(nodes) == steps + 1 and nodes[0] == pytest.approx(t_from, rel=1e-15)
     assert nodes[-1] == pytest.approx(t_to, rel=1e-12, abs=0) and np.all(np.diff(nodes) < 0)
+
+
+def test_equal_steps_end_exactly_at_t_to(small_mixture, process):
+    """``t_from + (t_to − t_from)`` can miss ``t_to`` by an ulp; the last step must land on it."""
+    field = MixtureField(small_mixture, process, torch.float64)
+    x = field.sample(0.3, 4, torch.Generator().manual_seed(5))
+    t_to = 0.1 + 2e-17  # 0.3 + (t_to − 0.3) != t_to in float64
+    assert 0.3 + (t_to - 0.3) != t_to
+    nodes = teacher_nodes(field, 0.3, t_to, 3)
+    assert nodes[-1] == t_to
+    np.testing.assert_array_equal(rk4_flow_map(field, x, 0.3, t_to, 3).numpy(), rk4_nodes_map(field, x, nodes).numpy())

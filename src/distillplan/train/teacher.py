@@ -6,7 +6,7 @@
     k1 = v(x, u),  k2 = v(x + h/2 k1, u + h/2),  k3 = v(x + h/2 k2, u + h/2),  k4 = v(x + h k3, u + h),
     x ← x + h/6 (k1 + 2 k2 + 2 k3 + k4).
 
-Step times are computed as ``t + (s − t)·i/steps`` so the last one is exactly ``s``. Per-segment step
+Step times are ``t + (s − t)·i/steps``, the last one set to ``s`` exactly. Per-segment step
 allocation (the authors' exp4 rule): ``steps = max(5, round(N·|Δt|/T))`` with ``N = 100`` over ``[0, T]``.
 """
 
@@ -128,7 +128,9 @@ def teacher_nodes(field: MixtureField, t_from: float, t_to: float, steps: int, g
     t_from, t_to = float(t_from), float(t_to)
     check_choice("grid", grid, TEACHER_GRIDS, "teacher grid")
     if grid == "uniform":
-        return np.array([t_from + (t_to - t_from) * (i / steps) for i in range(steps + 1)])
+        nodes = np.array([t_from + (t_to - t_from) * (i / steps) for i in range(steps + 1)])
+        nodes[-1] = t_to  # exact, as in rk4_flow_map
+        return nodes
     if not 0.0 <= t_to < t_from:
         raise DistillPlanError("grid", f"a geometric teacher runs from t_from > t_to >= 0, got {t_from} -> {t_to}")
     if t_to > 0.0:
@@ -223,8 +225,11 @@ def _linear_factor(field: MixtureField, stages: list[tuple[float, float, float]]
 def _uniform_stages(t_from: float, t_to: float, steps: int) -> list[tuple[float, float, float]]:
     """``(u, u + h/2, u + h)`` of ``steps`` equal steps; times as ``t + span·i/steps`` so the last is exact."""
     span = t_to - t_from
-    return [(t_from + span * (i / steps), t_from + span * ((i + 0.5) / steps), t_from + span * ((i + 1) / steps))
-            for i in range(steps)]
+    stages = [(t_from + span * (i / steps), t_from + span * ((i + 0.5) / steps), t_from + span * ((i + 1) / steps))
+              for i in range(steps)]
+    u0, u_mid, _ = stages[-1]
+    stages[-1] = (u0, u_mid, t_to)  # t_from + (t_to − t_from) can miss t_to by an ulp
+    return stages
 
 
 def _node_stages(nodes: Sequence[float]) -> list[tuple[float, float, float]]:
