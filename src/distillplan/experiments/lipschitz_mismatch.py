@@ -134,13 +134,13 @@ def run(config: LipschitzMismatchConfig, seed: int) -> list[dict]:
     """
     import torch
 
-    from ..train import MLP, MixtureField, cpu_runtime, make_generator, rk4_linear_factor, teacher_map, teacher_nodes
+    from ..train import MLP, MixtureField, cpu_runtime, make_generator, teacher_map
     from ..train.fit import FitSettings, fit
     from ..train.lipschitz import (
         exact_linear_gain,
         jacobian_spectral_norms,
+        rk4_linear_gain,
         rk4_map,
-        rk4_nodes_map_differentiable,
         weight_spectral_product,
     )
 
@@ -155,7 +155,6 @@ def run(config: LipschitzMismatchConfig, seed: int) -> list[dict]:
         net = MLP(config.dim, config.width, config.depth, config.activation,
                   generator=make_generator(_STREAM_LIP, 1, seed)).to(field.device)
         data_gen = make_generator(_STREAM_LIP, 2, seed, device=field.device)
-        nodes = teacher_nodes(field, delta, 0.0, config.teacher_steps, config.teacher_grid)
 
         def teacher(x: torch.Tensor) -> torch.Tensor:
             return teacher_map(field, x, delta, 0.0, config.teacher_steps, config.teacher_grid)
@@ -191,13 +190,9 @@ def run(config: LipschitzMismatchConfig, seed: int) -> list[dict]:
                                   make_generator(_STREAM_LIP, 4, config.eval_seed, device=field.device))
             student_norms = jacobian_spectral_norms(net, points)
             field64 = field.to(torch.float64)
-            if config.teacher_grid == "uniform":
-                def target(v):
-                    return rk4_map(field64, v, delta, 0.0, config.teacher_steps)
-            else:
-                def target(v):
-                    return rk4_nodes_map_differentiable(field64, v, nodes)
-            target_norms = jacobian_spectral_norms(target, points.to(torch.float64))
+            target_norms = jacobian_spectral_norms(
+                lambda v: rk4_map(field64, v, delta, 0.0, config.teacher_steps, config.teacher_grid),
+                points.to(torch.float64))
             student_lip, student_lip_mean = float(student_norms.max()), float(student_norms.mean())
             target_lip = float(target_norms.max())
         lipschitz_s = time.perf_counter() - start
@@ -220,7 +215,8 @@ def run(config: LipschitzMismatchConfig, seed: int) -> list[dict]:
         "stability_budget": budget,
         "lipschitz_bound_0": float(lipschitz_bound(0.0, mixture, process)),
         "teacher_grid": config.teacher_grid,
-        "teacher_gain": rk4_linear_factor(field.to(torch.float64), nodes),
+        "teacher_gain": rk4_linear_gain(field.to(torch.float64), delta, 0.0, config.teacher_steps,
+                                        config.teacher_grid),
         "exact_gain": exact_linear_gain(field, delta, 0.0),
         "teacher_rms": math.sqrt(norm / config.eval_samples),
         "exact_rms": exact_rms,

@@ -167,7 +167,7 @@ def run(config: ResidualDepthConfig, seed: int) -> list[dict]:
     """
     import torch
 
-    from ..train import MixtureField, cpu_runtime, make_generator, rk4_linear_factor, teacher_map
+    from ..train import MixtureField, cpu_runtime, make_generator, rk4_linear_gain, teacher_map
     from ..train.fit import FitSettings, fit
     from ..train.lipschitz import affine_fit, exact_linear_gain
     from ..train.residual import parameter_count
@@ -176,7 +176,6 @@ def run(config: ResidualDepthConfig, seed: int) -> list[dict]:
     mixture = paper_mixture(config.components, config.dim, config.means_seed, config.box, config.sigma0)
     process = OUProcess(config.beta, config.horizon)
     horizon = config.horizon
-    nodes = teacher_nodes(config)
     settings = FitSettings(steps=config.steps, batch=config.batch, lr=config.lr, weight_decay=config.weight_decay,
                            grad_clip=config.grad_clip)
     with cpu_runtime(config.threads) as threads:
@@ -228,7 +227,8 @@ def run(config: ResidualDepthConfig, seed: int) -> list[dict]:
         "affine_relmse": affine_err / norm if affine is not None else math.nan,
         "final_loss": result.final_loss[0],
         "parameters": parameter_count(net),
-        "teacher_gain": rk4_linear_factor(field.to(torch.float64), nodes),
+        "teacher_gain": rk4_linear_gain(field.to(torch.float64), horizon, 0.0, config.teacher_steps,
+                                        config.teacher_grid),
         "exact_gain": exact_linear_gain(field, horizon, 0.0),
         "teacher_rms": math.sqrt(norm / config.eval_samples),
         "exact_rms": exact_rms,

@@ -25,10 +25,10 @@ import torch
 
 from ..errors import DistillPlanError, check_int_at_least
 from .field import MixtureField
-from .teacher import _node_stages, _uniform_stages, rk4_linear_factor
+from .teacher import _teacher_stages, rk4_linear_gain
 
-__all__ = ["jacobian_spectral_norms", "weight_spectral_product", "rk4_map", "rk4_nodes_map_differentiable",
-           "rk4_linear_gain", "exact_linear_gain", "affine_fit"]
+__all__ = ["jacobian_spectral_norms", "weight_spectral_product", "rk4_map", "rk4_linear_gain", "exact_linear_gain",
+           "affine_fit"]
 
 
 def jacobian_spectral_norms(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -64,19 +64,10 @@ def weight_spectral_product(weights: Sequence[torch.Tensor]) -> float:
     return math.exp(log_total) if log_total < 709.0 else math.inf
 
 
-def rk4_map(field_: MixtureField, x: torch.Tensor, t_from: float, t_to: float, steps: int) -> torch.Tensor:
-    """``steps`` classical RK4 steps of the PF ODE from ``t_from`` to ``t_to`` (differentiable in ``x``)."""
-    steps = check_int_at_least("steps", steps, 1)
-    return _rk4_out_of_place(field_, x, _uniform_stages(float(t_from), float(t_to), steps))
-
-
-def rk4_nodes_map_differentiable(field_: MixtureField, x: torch.Tensor, nodes: Sequence[float]) -> torch.Tensor:
-    """:func:`rk4_map` with one step per interval of ``nodes`` (see :func:`~.teacher.teacher_nodes`)."""
-    return _rk4_out_of_place(field_, x, _node_stages(nodes))
-
-
-def _rk4_out_of_place(field_: MixtureField, x: torch.Tensor, stages) -> torch.Tensor:
-    for u0, um, u1 in stages:
+def rk4_map(field_: MixtureField, x: torch.Tensor, t_from: float, t_to: float, steps: int,
+            grid: str = "uniform") -> torch.Tensor:
+    """The RK4 teacher of :func:`~.teacher.teacher_map`, out of place (differentiable in ``x``, no subspace split)."""
+    for u0, um, u1 in _teacher_stages(field_, t_from, t_to, steps, grid):
         h = u1 - u0
         k1 = field_.velocity(x, u0)
         k2 = field_.velocity(x + 0.5 * h * k1, um)
@@ -84,13 +75,6 @@ def _rk4_out_of_place(field_: MixtureField, x: torch.Tensor, stages) -> torch.Te
         k4 = field_.velocity(x + h * k3, u1)
         x = x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
     return x
-
-
-def rk4_linear_gain(field_: MixtureField, t_from: float, t_to: float, steps: int) -> float:
-    """RK4's factor on ``ẏ = c(u) y``, ``c = −β(1 − 1/s_u²)``: the teacher's gain orthogonal to the means."""
-    steps = check_int_at_least("steps", steps, 1)
-    span = float(t_to) - float(t_from)
-    return rk4_linear_factor(field_, [float(t_from) + span * (i / steps) for i in range(steps + 1)])
 
 
 def exact_linear_gain(field_: MixtureField, t_from: float, t_to: float) -> float:

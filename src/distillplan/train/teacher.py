@@ -22,7 +22,7 @@ from ..errors import DistillPlanError, check_choice, check_finite_array, check_i
 from .field import MixtureField
 from .runtime import at_most_threads
 
-__all__ = ["rk4_flow_map", "rk4_nodes_map", "teacher_map", "teacher_nodes", "TEACHER_GRIDS", "rk4_linear_factor", "geometric_nodes", "stiff_floor", "teacher_steps",
+__all__ = ["rk4_flow_map", "rk4_nodes_map", "teacher_map", "teacher_nodes", "TEACHER_GRIDS", "rk4_linear_gain", "rk4_linear_factor", "geometric_nodes", "stiff_floor", "teacher_steps",
            "segment_teacher_steps", "DEFAULT_CHUNK_ROWS"]
 
 DEFAULT_CHUNK_ROWS = {"full": 4096, "subspace": 8192}
@@ -73,11 +73,7 @@ def rk4_flow_map(field: MixtureField, x: torch.Tensor, t_from: float, t_to: floa
 
     On CPU it runs with at most :data:`CPU_THREADS` torch thread(s).
     """
-    steps = check_int_at_least("steps", steps, 1)
-    t_from, t_to = float(t_from), float(t_to)
-    if not (t_from >= 0 and t_to >= 0):
-        raise DistillPlanError("t_from", f"times must be >= 0, got {t_from} -> {t_to}")
-    return _map(field, x, _uniform_stages(t_from, t_to, steps), chunk_rows, subspace)
+    return _map(field, x, _teacher_stages(field, t_from, t_to, steps), chunk_rows, subspace)
 
 
 @torch.no_grad()
@@ -120,34 +116,27 @@ TEACHER_GRIDS = ("uniform", "geometric")
 def teacher_nodes(field: MixtureField, t_from: float, t_to: float, steps: int, grid: str = "uniform") -> np.ndarray:
     """The ``steps + 1`` RK4 step times of a teacher from ``t_from`` to ``t_to`` (one step per interval).
 
-    ``uniform``: ``t_from + (t_to − t_from)·i/steps``. ``geometric`` (sampling direction, ``t_to < t_from``):
-    ``np.geomspace(t_from, t_to, steps + 1)`` when ``t_to > 0``; when ``t_to = 0``, :func:`geometric_nodes`
-    down to :func:`stiff_floor` of the field's ``σ0`` and ``β``, then one step to 0.
+    ``uniform``: ``t_from + (t_to − t_from)·i/steps`` (:func:`rk4_flow_map`'s steps). ``geometric``
+    (sampling direction, ``t_to < t_from``): ``np.geomspace(t_from, t_to, steps + 1)`` when ``t_to > 0``;
+    when ``t_to = 0``, :func:`geometric_nodes` down to :func:`stiff_floor` of the field's ``σ0`` and ``β``.
     """
-    steps = check_int_at_least("steps", steps, 1)
-    t_from, t_to = float(t_from), float(t_to)
-    check_choice("grid", grid, TEACHER_GRIDS, "teacher grid")
-    if grid == "uniform":
-        nodes = np.array([t_from + (t_to - t_from) * (i / steps) for i in range(steps + 1)])
-        nodes[-1] = t_to  # exact, as in rk4_flow_map
-        return nodes
-    if not 0.0 <= t_to < t_from:
-        raise DistillPlanError("grid", f"a geometric teacher runs from t_from > t_to >= 0, got {t_from} -> {t_to}")
-    if t_to > 0.0:
-        return np.geomspace(t_from, t_to, steps + 1)
-    if steps < 2:
-        raise DistillPlanError("steps", f"a geometric teacher down to t = 0 needs >= 2 steps, got {steps}")
-    sigma0 = math.sqrt(field.variance(0.0))
-    return geometric_nodes(t_from, steps, stiff_floor(sigma0, field.beta, t_from))
+    stages = _teacher_stages(field, t_from, t_to, steps, grid)
+    return np.array([u0 for u0, _, _ in stages] + [stages[-1][2]])
 
 
 @torch.no_grad()
 def teacher_map(field: MixtureField, x: torch.Tensor, t_from: float, t_to: float, steps: int,
                 grid: str = "uniform") -> torch.Tensor:
     """The RK4 teacher ``Φ_{t_from → t_to}(x)`` on :func:`teacher_nodes` (``uniform`` is :func:`rk4_flow_map`)."""
-    if grid == "uniform":
-        return rk4_flow_map(field, x, t_from, t_to, steps)
-    return rk4_nodes_map(field, x, teacher_nodes(field, t_from, t_to, steps, grid))
+    return _map(field, x, _teacher_stages(field, t_from, t_to, steps, grid), None, True)
+
+
+def rk4_linear_gain(field: MixtureField, t_from: float, t_to: float, steps: int, grid: str = "uniform") -> float:
+    """The teacher's factor on ``ẏ = c(u) y``, ``c = −β(1 − 1/s_u²)``: its exact gain orthogonal to every mean.
+
+    The same RK4 recursion, on the same step times, that :func:`teacher_map` applies to ``x_⊥``.
+    """
+    return _linear_factor(field, _teacher_stages(field, t_from, t_to, steps, grid))
 
 
 def rk4_linear_factor(field: MixtureField, nodes: Sequence[float]) -> float:
@@ -222,8 +211,28 @@ def _linear_factor(field: MixtureField, stages: list[tuple[float, float, float]]
     return factor
 
 
+def _teacher_stages(field: MixtureField, t_from: float, t_to: float, steps: int,
+                    grid: str = "uniform") -> list[tuple[float, float, float]]:
+    """``(u0, u_mid, u1)`` of every RK4 step of a teacher (see :func:`teacher_nodes`), validated."""
+    steps = check_int_at_least("steps", steps, 1)
+    t_from, t_to = float(t_from), float(t_to)
+    check_choice("grid", grid, TEACHER_GRIDS, "teacher grid")
+    if not (t_from >= 0 and t_to >= 0):
+        raise DistillPlanError("t_from", f"times must be >= 0, got {t_from} -> {t_to}")
+    if grid == "uniform":
+        return _uniform_stages(t_from, t_to, steps)
+    if not t_to < t_from:
+        raise DistillPlanError("grid", f"a geometric teacher runs from t_from > t_to >= 0, got {t_from} -> {t_to}")
+    if t_to > 0.0:
+        return _node_stages(np.geomspace(t_from, t_to, steps + 1))
+    if steps < 2:
+        raise DistillPlanError("steps", f"a geometric teacher down to t = 0 needs >= 2 steps, got {steps}")
+    sigma0 = math.sqrt(field.variance(0.0))
+    return _node_stages(geometric_nodes(t_from, steps, stiff_floor(sigma0, field.beta, t_from)))
+
+
 def _uniform_stages(t_from: float, t_to: float, steps: int) -> list[tuple[float, float, float]]:
-    """``(u, u + h/2, u + h)`` of ``steps`` equal steps; times as ``t + span·i/steps`` so the last is exact."""
+    """``(u, u + h/2, u + h)`` of ``steps`` equal steps, times as ``t + span·i/steps``; the last ends at ``t_to``."""
     span = t_to - t_from
     stages = [(t_from + span * (i / steps), t_from + span * ((i + 0.5) / steps), t_from + span * ((i + 1) / steps))
               for i in range(steps)]
