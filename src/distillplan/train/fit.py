@@ -26,9 +26,9 @@ from torch import nn
 
 from ..errors import DistillPlanError
 from .optim import adamw as _adamw
-from .optim import clip_grad_norm_
+from .optim import update_
 from .segments import TrainSettings
-from .students import StackedMLP, clip_weights_
+from .students import StackedMLP
 
 __all__ = ["FitSettings", "FitResult", "fit", "adamw"]
 
@@ -101,12 +101,7 @@ def fit(net: nn.Module, make_chunk: ChunkMaker, settings: FitSettings) -> FitRes
             else:
                 per = F.mse_loss(out, targets[i]).reshape(1)
                 per.backward()
-            if settings.grad_clip is not None:
-                clip_grad_norm_(params, settings.grad_clip, stacked)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if settings.weight_bound is not None:
-                clip_weights_(net, settings.weight_bound)
+            update_(optimizer, net, params, settings.grad_clip, settings.weight_bound, stacked)
             if step >= tail_start:
                 tail += per.detach().to(torch.float64)
             step += 1

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Iterable
 
 import torch
+from torch import nn
 
-__all__ = ["adamw", "clip_grad_norm_"]
+from .students import clip_weights_
+
+__all__ = ["adamw", "clip_grad_norm_", "update_"]
 
 
 def adamw(params: Iterable[torch.Tensor], lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
@@ -36,3 +39,15 @@ def clip_grad_norm_(params: list[torch.Tensor], max_norm: float, stacked: bool =
     coef = torch.clamp(max_norm / (squares.sqrt() + 1e-6), max=1.0)
     for g in grads:
         g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
+
+
+def update_(optimizer: torch.optim.Optimizer, net: nn.Module, params: list[torch.Tensor], grad_clip: float | None,
+            weight_bound: float | None, stacked: bool = False) -> None:
+    """One update after ``backward``: clip the gradient norm (per student), step, zero the gradients, and
+    project every weight matrix onto ``[−weight_bound, weight_bound]`` (``None`` skips a part)."""
+    if grad_clip is not None:
+        clip_grad_norm_(params, grad_clip, stacked)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    if weight_bound is not None:
+        clip_weights_(net, weight_bound)

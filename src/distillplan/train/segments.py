@@ -38,10 +38,10 @@ import torch.nn.functional as F
 
 from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
 from .field import MixtureField
-from .optim import adamw, clip_grad_norm_
+from .optim import adamw, update_
 from .runtime import at_most_threads
 from .seeding import STREAM_DATA, STREAM_INIT, make_generator
-from .students import ACTIVATIONS, MLP, StackedMLP, clip_weights_
+from .students import ACTIVATIONS, MLP, StackedMLP
 from .teacher import CPU_THREADS, rk4_flow_map, segment_teacher_steps
 
 __all__ = ["MODES", "DEFAULT_MODE", "StudentSpec", "TrainSettings", "TrainTimings", "TrainResult", "train_segments"]
@@ -220,12 +220,7 @@ def _train(net: torch.nn.Module, field_: MixtureField, jobs: list[_Segment], set
                 per_student = F.mse_loss(out, targets[i, 0]).reshape(1)
                 per_student.backward()
             t1 = clock()
-            if settings.grad_clip is not None:
-                clip_grad_norm_(params, settings.grad_clip, stacked)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if settings.weight_bound is not None:
-                clip_weights_(net, settings.weight_bound)
+            update_(optimizer, net, params, settings.grad_clip, settings.weight_bound, stacked)
             t2 = clock()
             timings.forward_backward_s += t1 - t0
             timings.optimizer_s += t2 - t1
