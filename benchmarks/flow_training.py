@@ -28,7 +28,7 @@ this 2-core Xeon, batched           158.0 s     25.4             24.3%          
 
 The shared 2-core machine also ran other jobs (load 0.3–1.6 during the 157.8 s run; an earlier
 run at load ~2.4, with the teacher still on 2 threads, took 276.5 s). The RK4 teacher runs on one
-thread (:data:`distillplan.train.teacher.CPU_THREADS`); what remains outside the GEMMs is the
+thread (:data:`distillplan.flowmap.teacher.CPU_THREADS`); what remains outside the GEMMs is the
 teacher + sampling (~18%), AdamW + clipping (~5%) and evaluation (<1%).
 """
 
@@ -42,16 +42,8 @@ import time
 import torch
 
 from distillplan.mixture import IsotropicMixture, OUProcess, make_grid, paper_means
-from distillplan.train import (
-    DEFAULT_MODE,
-    MixtureField,
-    StudentSpec,
-    TrainSettings,
-    cpu_runtime,
-    eval_generator,
-    evaluate_flow_map,
-    train_segments,
-)
+from distillplan.flowmap import DEFAULT_MODE, MixtureField, StudentSpec, eval_generator, evaluate_flow_map, train_segments
+from distillplan.nn import TrainSettings, cpu_runtime
 
 
 def reference_run(mode: str, threads: int, total_steps: int, eval_samples: int, seed: int, segments: int,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from distillplan import cli, experiments
+from distillplan import cli, studies
 from distillplan.commands.study import study
 from distillplan.errors import DistillPlanError
 
@@ -19,9 +19,9 @@ TOY = "tests.runner.toy_study:TOY"
 
 @pytest.fixture(autouse=True)
 def toy_registered():
-    experiments.register("toy", TOY)
+    studies.register("toy", TOY)
     yield
-    experiments.STUDIES.pop("toy", None)
+    studies.STUDIES.pop("toy", None)
 
 
 def invoke(*args):
@@ -109,7 +109,7 @@ def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(tmp_path):
     """kill -9 the CLI while it runs, re-run it: same table, no duplicate runs or rows."""
     killed, reference = tmp_path / "killed", tmp_path / "reference"
     script = (
-        "import sys; from distillplan.experiments import register; "
+        "import sys; from distillplan.studies import register; "
         f"register('toy', {TOY!r}); "
         "from distillplan.commands.study import study; study.main(sys.argv[1:])"
     )

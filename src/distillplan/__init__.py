@@ -3,8 +3,10 @@
 Which teacher steps to merge, in which order (operator merging, arXiv 2505.16024), and on which
 time grid (quantitative flow distillation, arXiv 2606.03820).
 
-The theory layers (numpy) are re-exported here; training (torch), studies and front ends live in
-their subpackages (``distillplan.train``, ``distillplan.experiments``, ``distillplan.cli``).
+The theory layers (numpy: :mod:`.linear`, :mod:`.mixture`, :mod:`.schedules`) are re-exported here. Torch
+lives in :mod:`.nn` (students, training loop, runtime), :mod:`.flowmap` (paper 2 segment distillation),
+:mod:`.merging` (paper 1 trained students) and :mod:`.latent` (VAE and latent teacher); reproducible studies
+in :mod:`.studies` on the :mod:`.runner`; what each command does in :mod:`.pipelines`.
 """
 
 from .errors import DistillPlanError

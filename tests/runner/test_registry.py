@@ -1,38 +1,38 @@
 import pytest
 
-from distillplan import experiments
+from distillplan import studies
 from distillplan.errors import DistillPlanError
 from tests.runner.toy_study import TOY
 
 
 @pytest.fixture(autouse=True)
 def clean_registry():
-    saved = dict(experiments.STUDIES)
+    saved = dict(studies.STUDIES)
     yield
-    experiments.STUDIES.clear()
-    experiments.STUDIES.update(saved)
-    experiments._REGISTERED.clear()
+    studies.STUDIES.clear()
+    studies.STUDIES.update(saved)
+    studies._REGISTERED.clear()
 
 
 def test_lazy_registration_by_module_path():
-    experiments.register("toy", "tests.runner.toy_study:TOY")
-    assert experiments.get_study("toy") is TOY
-    assert "toy" in experiments.study_names()
+    studies.register("toy", "tests.runner.toy_study:TOY")
+    assert studies.get_study("toy") is TOY
+    assert "toy" in studies.study_names()
 
 
 def test_registration_by_object():
-    experiments.register("toy", TOY)
-    assert experiments.get_study("toy") is TOY
+    studies.register("toy", TOY)
+    assert studies.get_study("toy") is TOY
     with pytest.raises(DistillPlanError):
-        experiments.register("other", TOY)
+        studies.register("other", TOY)
     with pytest.raises(DistillPlanError):
-        experiments.register("other", "no-colon")
+        studies.register("other", "no-colon")
 
 
 def test_unknown_study_lists_the_choices():
-    experiments.register("toy", TOY)
+    studies.register("toy", TOY)
     with pytest.raises(DistillPlanError) as info:
-        experiments.get_study("nope")
+        studies.get_study("nope")
     assert info.value.argument == "study" and "'toy'" in str(info.value)
 
 

@@ -26,7 +26,7 @@ def phase(steps, budget, schedule, init, rate, lam_min, lam_max, points, draw_at
     """Error gap (strategy − optimum) against λ for the four canonical strategies; CSV + figures."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..experiments.phase import phase_row, run_phase
+    from ..pipelines.phase import phase_row, run_phase
     from ..plots import save_arc_grid, save_phase_figure
 
     sched, model = build_model(steps, budget, schedule, init, rate)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import DistillPlanError
-from ..experiments import get_study
+from ..studies import get_study
 from ..runner import (
     ENGINES,
     ResultStore,

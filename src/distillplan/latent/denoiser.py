@@ -1,0 +1,311 @@
+"""A small nonlinear diffusion teacher on latents, and MLP students distilled along a merge plan.
+
+Teacher: an MLP x0-predictor with a sinusoidal time embedding on the discrete VP schedule
+t = 0..T (:class:`~distillplan.schedules.VPSchedule`), preconditioned by the exact linear-Gaussian
+denoiser of the latents' per-coordinate variances λ_i (design file §1):
+
+    x̂0(z, t) = α_t λ / (α_t² λ + σ_t²) · z  +  F_θ(z / r_t, t),        r_t² = α_t² λ + σ_t²,
+
+with the last layer of F zero-initialised (an untrained teacher *is* the linear teacher). It is
+trained on E_t ‖x̂0 − x0‖² / mmse_t (each step weighted equally; mmse_t = λσ_t²/r_t² per
+coordinate) and sampled by DDIM with its T steps, z_{t−1} = α_{t−1} x̂0 + σ_{t−1} (z_t − α_t x̂0)/σ_t.
+
+Students (design file §3, trained instead of modelled): the student at input time a is a trainable
+copy of the teacher network at time a behind the fixed DDIM coefficients of a → a−1,
+S_a(z) = c1 z + c2 x̂0_θ(z, a), so before training it equals the teacher step a → a−1. A stage
+at node [a → b] copies the student of its first child (warm start), then takes
+``stage_steps`` Adam steps on E‖S(z_a) − (child_k ∘ … ∘ child_1)(z_a)‖² with z_a from the forward
+process on the training latents. A node's result depends only on its subtree, so equal subtrees
+(shared by several plans) are trained once (``memo``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import DistillPlanError, check_int_at_least, check_positive
+from ..linear.plan import Plan
+from ..schedules import VPSchedule
+from ..nn.cache import cache_file, load_state, save_state
+from ..nn.runtime import resolve_device
+
+__all__ = [
+    "DenoiserConfig", "DistillConfig", "LatentDenoiser", "StepStudent", "TrainedDenoiser", "teacher_sample",
+    "distill_plan", "fit_denoiser", "leaf_student", "load_or_train_denoiser", "sample_students",
+]
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """Teacher size and training (every field but ``device`` is part of the cache key)."""
+
+    hidden: int = 256
+    depth: int = 3
+    emb_dim: int = 32
+    steps: int = 3000
+    batch_size: int = 256
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        check_int_at_least("teacher_hidden", self.hidden, 4)
+        check_int_at_least("teacher_depth", self.depth, 1)
+        check_int_at_least("emb_dim", self.emb_dim, 2)
+        check_int_at_least("teacher_steps", self.steps, 0)
+        check_int_at_least("batch_size", self.batch_size, 1)
+        check_positive("teacher_lr", self.lr)
+
+    def cache_payload(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "device"}
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """The per-stage budget: ``stage_steps`` Adam steps of batch ``batch_size`` at rate ``lr``."""
+
+    stage_steps: int = 300
+    batch_size: int = 256
+    lr: float = 3e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int_at_least("stage_steps", self.stage_steps, 0)
+        check_int_at_least("stage_batch", self.batch_size, 1)
+        check_positive("stage_lr", self.lr)
+
+
+class LatentDenoiser(nn.Module):
+    """x̂0(z, t) for integer t in 1..T (see the module docstring); ``z`` has shape (N, d)."""
+
+    def __init__(self, alphas: np.ndarray, lam: np.ndarray, hidden: int = 256, depth: int = 3, emb_dim: int = 32):
+        super().__init__()
+        alphas = np.asarray(alphas, dtype=np.float64)
+        lam = np.asarray(lam, dtype=np.float64)
+        sigmas = np.sqrt(np.clip(1.0 - alphas**2, 0.0, None))
+        self.steps = alphas.size - 1
+        self.dim = lam.size
+        r2 = alphas[:, None] ** 2 * lam[None, :] + sigmas[:, None] ** 2
+        self.register_buffer("alphas", torch.tensor(alphas, dtype=torch.float32))
+        self.register_buffer("sigmas", torch.tensor(sigmas, dtype=torch.float32))
+        self.register_buffer("lam", torch.tensor(lam, dtype=torch.float32))
+        self.register_buffer("skip", torch.tensor(alphas[:, None] * lam[None, :] / r2, dtype=torch.float32))
+        self.register_buffer("in_scale", torch.tensor(1.0 / np.sqrt(r2), dtype=torch.float32))
+        self.register_buffer("mmse", torch.tensor(np.maximum(lam * sigmas[:, None] ** 2 / r2, 1e-8), dtype=torch.float32))
+        half = emb_dim // 2
+        self.register_buffer("freqs", torch.tensor(np.pi * 2.0 ** np.arange(half) / 2, dtype=torch.float32))
+        layers: list[nn.Module] = [nn.Linear(self.dim + 2 * half, hidden), nn.SiLU()]
+        for _ in range(depth - 1):
+            layers += [nn.Linear(hidden, hidden), nn.SiLU()]
+        last = nn.Linear(hidden, self.dim)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(*layers, last)
+
+    def _t(self, z: torch.Tensor, t) -> torch.Tensor:
+        if isinstance(t, int):
+            return torch.full((z.shape[0],), t, dtype=torch.long, device=z.device)
+        return t
+
+    def forward(self, z: torch.Tensor, t) -> torch.Tensor:
+        t = self._t(z, t)
+        u = (t.to(z.dtype) / self.steps)[:, None] * self.freqs[None, :]
+        h = torch.cat([z * self.in_scale[t], torch.sin(u), torch.cos(u)], dim=1)
+        return self.skip[t] * z + self.net(h)
+
+    def ddim_step(self, z: torch.Tensor, t: int, s: int | None = None) -> torch.Tensor:
+        """One DDIM step t → s (default s = t − 1) with this denoiser."""
+        s = t - 1 if s is None else s
+        x0 = self(z, t)
+        a_t, s_t, a_s, s_s = self.alphas[t], self.sigmas[t], self.alphas[s], self.sigmas[s]
+        return a_s * x0 + s_s * (z - a_t * x0) / s_t
+
+
+@torch.no_grad()
+def teacher_sample(model: LatentDenoiser, z_T: torch.Tensor) -> torch.Tensor:
+    """The teacher's T-step DDIM sample from noise ``z_T``."""
+    z = z_T
+    for t in range(model.steps, 0, -1):
+        z = model.ddim_step(z, t)
+    return z
+
+
+def _forward_noise(model: LatentDenoiser, x0: torch.Tensor, t: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    eps = torch.randn(x0.shape, generator=gen, device=x0.device, dtype=x0.dtype)
+    return model.alphas[t][:, None] * x0 + model.sigmas[t][:, None] * eps
+
+
+def _make_denoiser(schedule: VPSchedule, lam: np.ndarray, config: DenoiserConfig) -> LatentDenoiser:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return LatentDenoiser(schedule.alphas, lam, config.hidden, config.depth, config.emb_dim)
+
+
+def fit_denoiser(latents: np.ndarray, schedule: VPSchedule, lam: np.ndarray, config: DenoiserConfig,
+                 progress: Callable[[int, float], None] | None = None) -> tuple[LatentDenoiser, dict]:
+    """Train the teacher on centred ``latents`` (N, d); returns ``(model, metrics)``, model in eval mode."""
+    device = resolve_device(config.device)
+    model = _make_denoiser(schedule, lam, config).to(device)
+    x = torch.tensor(np.asarray(latents, dtype=np.float32), device=device)
+    gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(i / max(config.steps, 1), 1.0))))
+    start = time.perf_counter()
+    model.train()
+    loss_ema = float("nan")
+    for step in range(config.steps):
+        idx = torch.randint(0, x.shape[0], (min(config.batch_size, x.shape[0]),), generator=gen, device=device)
+        t = torch.randint(1, model.steps + 1, (idx.numel(),), generator=gen, device=device)
+        x0 = x[idx]
+        loss = (((model(_forward_noise(model, x0, t, gen), t) - x0) ** 2) / model.mmse[t]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        loss_ema = loss.item() if step == 0 else 0.98 * loss_ema + 0.02 * loss.item()
+        if progress is not None and (step % 500 == 0 or step == config.steps - 1):
+            progress(step, loss_ema)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, {"teacher_loss": loss_ema, "teacher_train_s": time.perf_counter() - start}
+
+
+@dataclass
+class TrainedDenoiser:
+    model: LatentDenoiser
+    key: str
+    cached: bool
+    metrics: dict
+
+
+_CACHE_VERSION = 1
+
+
+def _fingerprint(arr: np.ndarray) -> str:
+    arr = np.ascontiguousarray(arr)
+    h = hashlib.sha256(repr((arr.shape, str(arr.dtype))).encode())
+    h.update(memoryview(arr).cast("B"))
+    return h.hexdigest()
+
+
+def load_or_train_denoiser(latents: np.ndarray, schedule: VPSchedule, lam: np.ndarray, config: DenoiserConfig, *,
+                           cache_dir=None, progress=None) -> TrainedDenoiser:
+    """The teacher for (config, schedule, λ, latents): from the cache when present, else trained and stored."""
+    lam = np.asarray(lam, dtype=np.float64)
+    payload = {"v": _CACHE_VERSION, "config": config.cache_payload(), "alphas": _fingerprint(schedule.alphas),
+               "lam": _fingerprint(lam), "data": _fingerprint(np.asarray(latents, dtype=np.float32))}
+    key, path = cache_file(cache_dir, "latent-teacher", payload)
+    device = resolve_device(config.device)
+    state = load_state(path, device)
+    if state is not None and state.get("key") == key:
+        model = _make_denoiser(schedule, lam, config).to(device)
+        model.load_state_dict(state["state_dict"])
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return TrainedDenoiser(model, key, True, dict(state.get("metrics", {})))
+    model, metrics = fit_denoiser(latents, schedule, lam, config, progress)
+    save_state(path, {"key": key, "state_dict": model.state_dict(), "metrics": metrics})
+    return TrainedDenoiser(model, key, False, metrics)
+
+
+# ----------------------------------------------------------------------------------- students
+
+
+class StepStudent(nn.Module):
+    """S_a(z) = c1·z + c2·x̂0_θ(z, a) with the fixed DDIM coefficients of a → a−1 and a trainable
+    copy θ of the teacher network; maps z_a to z_b where [a → b] is the last node it was trained on."""
+
+    def __init__(self, teacher: LatentDenoiser, a: int):
+        super().__init__()
+        if not 1 <= a <= teacher.steps:
+            raise DistillPlanError("interval", f"input time must be in 1..{teacher.steps}, got {a}")
+        self.a = int(a)
+        self.end = self.a - 1
+        self.net = copy.deepcopy(teacher)
+        al, sg = teacher.alphas, teacher.sigmas
+        self.c1 = float(sg[a - 1] / sg[a])
+        self.c2 = float(al[a - 1] - sg[a - 1] * al[a] / sg[a])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.c1 * z + self.c2 * self.net(z, self.a)
+
+
+def leaf_student(teacher: LatentDenoiser, t: int) -> StepStudent:
+    """The untrained student at input time t: exactly the teacher step t → t−1."""
+    student = StepStudent(teacher, t)
+    for p in student.parameters():
+        p.requires_grad_(False)
+    return student.eval()
+
+
+def _node_seed(seed: int, text: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}|{text}".encode()).digest()[:6], "little")
+
+
+def distill_plan(teacher: LatentDenoiser, plan: Plan, latents: torch.Tensor, config: DistillConfig,
+                 memo: dict | None = None, progress: Callable[[Plan], None] | None = None) -> StepStudent:
+    """Train every stage of ``plan`` (children before parents) and return the root student (z_T → z_0).
+
+    ``latents`` are the centred training latents (N, d) on the teacher's device; ``memo`` (subtree
+    text -> trained student) is shared between plans so common subtrees are trained once.
+    """
+    plan.validate_steps(teacher.steps)
+    memo = {} if memo is None else memo
+    device = latents.device
+
+    def value(node) -> StepStudent:
+        text = str(node) if isinstance(node, int) else node.to_text()
+        if text in memo:
+            return memo[text]
+        if isinstance(node, int):
+            memo[text] = leaf_student(teacher, node)
+            return memo[text]
+        children = [value(c) for c in node.children]
+        student = copy.deepcopy(children[0])
+        student.end = node.end
+        for p in student.parameters():
+            p.requires_grad_(True)
+        student.train()
+        gen = torch.Generator(device=device).manual_seed(_node_seed(config.seed, text))
+        opt = torch.optim.Adam(student.parameters(), lr=config.lr)
+        a = node.start
+        for _ in range(config.stage_steps):
+            idx = torch.randint(0, latents.shape[0], (min(config.batch_size, latents.shape[0]),), generator=gen,
+                                device=device)
+            t = torch.full((idx.numel(),), a, dtype=torch.long, device=device)
+            z = _forward_noise(teacher, latents[idx], t, gen)
+            with torch.no_grad():
+                target = z
+                for child in children:
+                    target = child(target)
+            loss = ((student(z) - target) ** 2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        for p in student.parameters():
+            p.requires_grad_(False)
+        memo[text] = student.eval()
+        if progress is not None:
+            progress(node)
+        return memo[text]
+
+    return value(plan)
+
+
+@torch.no_grad()
+def sample_students(root: StepStudent, z_T: torch.Tensor) -> torch.Tensor:
+    """One-step samples z_0 = S_root(z_T)."""
+    return root(z_T)
