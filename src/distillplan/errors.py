@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -63,13 +64,16 @@ def check_choice(name: str, value: Any, choices: Any, what: str = "") -> Any:
     return value
 
 
-_DEVICE_TYPES = ("cpu", "cuda", "mps")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
 
 
 def check_device(name: str, value: Any) -> str:
-    """Return ``value``, or raise if it is not a torch device name (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
-    if not isinstance(value, str) or value.split(":")[0] not in _DEVICE_TYPES:
-        raise DistillPlanError(name, f"must be a torch device name like 'cpu' or 'cuda', got {value!r}")
+    """Return ``value``, or raise if it is not a device name: ``auto``, ``cpu``, ``cuda``, ``cuda:<i>`` or ``mps``.
+
+    Only the spelling is checked here; :func:`distillplan.nn.runtime.resolve_device` checks availability.
+    """
+    if not isinstance(value, str) or not _DEVICE.fullmatch(value):
+        raise DistillPlanError(name, f"must be auto, cpu, cuda, cuda:<index> or mps, got {value!r}")
     return value
 
 

@@ -9,10 +9,16 @@ import numpy as np
 
 from .linear.plan import Plan
 
-__all__ = ["draw_arc_diagram", "save_arc_diagram", "save_arc_grid", "save_phase_figure", "save_figure"]
+__all__ = ["STRATEGY_COLOURS", "pyplot", "draw_arc_diagram", "save_arc_diagram", "save_arc_grid", "save_phase_figure",
+           "save_figure"]
+
+STRATEGY_COLOURS = {"vanilla": "#ff7f0e", "progressive": "#2ca02c", "boot": "#1f77b4", "consistency": "#9467bd",
+                    "optimal": "#d62728", "non-canonical": "#d62728"}
+"""One colour per merge strategy (and for the optimum / a non-canonical plan) in every figure."""
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (unless a backend was chosen already)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -23,12 +29,13 @@ def _pyplot():
 
 def save_figure(fig, path, dpi: int = 130, rect: tuple[float, float, float, float] | None = None) -> Path:
     """Lay out ``fig`` tightly (inside ``rect`` if given), write it to ``path`` and close it; returns the path."""
-    plt = _pyplot()
+    plt = pyplot()
     if rect is None:
         fig.tight_layout()
     else:
         fig.tight_layout(rect=rect)
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
@@ -69,7 +76,7 @@ def draw_arc_diagram(plan: Plan, ax, title: str | None = None, cmap: str = "viri
 
 def save_arc_diagram(plan: Plan, path, title: str | None = None) -> Path:
     """Write the arc diagram of ``plan`` to ``path`` (PNG, PDF or SVG by extension)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 2.6))
     draw_arc_diagram(plan, ax, title)
     path = save_figure(fig, path, dpi=150)
@@ -78,7 +85,7 @@ def save_arc_diagram(plan: Plan, path, title: str | None = None) -> Path:
 
 def save_arc_grid(plans: Sequence[tuple[str, Plan]], path) -> Path:
     """Several arc diagrams stacked vertically, each titled."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(plans), 1, figsize=(7, 2.3 * len(plans)), squeeze=False)
     for ax, (title, plan) in zip(axes[:, 0], plans):
         draw_arc_diagram(plan, ax, title)
@@ -88,7 +95,7 @@ def save_arc_grid(plans: Sequence[tuple[str, Plan]], path) -> Path:
 
 def save_phase_figure(lam: np.ndarray, gaps: dict[str, np.ndarray], path, title: str = "") -> Path:
     """Error gap W2(strategy) − W2(optimum) against λ (log axes; zero gaps drawn at the floor)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     positive = np.concatenate([g[g > 0] for g in gaps.values()]) if gaps else np.array([1.0])
     floor = positive.min() / 3 if positive.size else 1e-12

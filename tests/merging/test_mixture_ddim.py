@@ -43,17 +43,17 @@ def test_float32_is_close(small_mixture, schedule):
 
 def test_sampling_is_seeded_and_has_the_marginal_moments(small_mixture, schedule):
     teacher = MixtureDDIM(small_mixture, schedule, dtype=torch.float64)
-    a = teacher.sample(3, 50_000, make_generator(1, 2))
-    b = teacher.sample(3, 50_000, make_generator(1, 2))
+    a = teacher.sample(3, 50_000, make_generator("data", 1, 2))
+    b = teacher.sample(3, 50_000, make_generator("data", 1, 2))
     assert torch.equal(a, b) and a.shape == (50_000, 3)
     al, sg = schedule.alphas[3], schedule.sigmas[3]
     mean = al * small_mixture.weights @ small_mixture.means
     np.testing.assert_allclose(a.mean(0).numpy(), mean, atol=0.03)
-    x0 = teacher.sample_x0(50_000, make_generator(3))
+    x0 = teacher.sample_x0(50_000, make_generator("data", 3))
     counts = np.bincount(torch.cdist(x0, teacher.means).argmin(1).numpy(), minlength=4) / 50_000
     np.testing.assert_allclose(counts, small_mixture.weights, atol=0.05)  # components overlap a little
     np.testing.assert_allclose(a.var(0).numpy(), al**2 * coordinate_variances(small_mixture) + sg**2, rtol=0.03)
-    z_noise = teacher.sample(8, 20_000, make_generator(4))  # t = T: pure noise
+    z_noise = teacher.sample(8, 20_000, make_generator("data", 4))  # t = T: pure noise
     np.testing.assert_allclose(z_noise.var(0).numpy(), 1.0, atol=0.05)
 
 

@@ -15,7 +15,7 @@ from distillplan.mixture import (
     karras_grid,
     logsnr_grid,
     make_grid,
-    segment_budget,
+    segment_stability,
     stability_grid,
     uniform_grid,
 )
@@ -59,7 +59,7 @@ def test_stability_grid_research_list_and_independence_of_d0(paper_process):
 def test_stability_grid_balances_the_budget(paper_process, sigma0, n):
     mix = two_point_mixture(PAPER_D0, sigma0)
     grid = stability_grid(mix, paper_process, n)
-    budget = segment_budget(grid, mix, paper_process)
+    budget = segment_stability(grid, mix, paper_process)
     total = cumulative_stability(1.0, mix, paper_process)
     np.testing.assert_allclose(budget, total / n, rtol=1e-9)
     assert budget.sum() == pytest.approx(total, rel=1e-12)
@@ -74,7 +74,7 @@ def test_stability_grid_needs_a_positive_budget(paper_process):
 def test_uniform_grid_and_its_unbalanced_budget(paper_process):
     grid = uniform_grid(8, 1.0)
     np.testing.assert_array_equal(grid.times, 1 - np.arange(9) / 8)
-    budget = segment_budget(grid, two_point_mixture(PAPER_D0, 1.0), paper_process)
+    budget = segment_stability(grid, two_point_mixture(PAPER_D0, 1.0), paper_process)
     np.testing.assert_allclose(budget, UNIFORM_N8_BUDGET, rtol=2e-3)
     assert budget.sum() == pytest.approx(210.088, rel=1e-6)
 
@@ -144,9 +144,9 @@ def test_time_grid_rejects_bad_grids(times):
         TimeGrid(np.array(times))
 
 
-def test_segment_budget_accepts_plain_arrays_and_validates_them(paper_process):
+def test_segment_stability_accepts_plain_arrays_and_validates_them(paper_process):
     mix = two_point_mixture(PAPER_D0, 1.0)
-    np.testing.assert_allclose(segment_budget([1.0, 0.5, 0.0], mix, paper_process),
-                               segment_budget(uniform_grid(2, 1.0), mix, paper_process))
+    np.testing.assert_allclose(segment_stability([1.0, 0.5, 0.0], mix, paper_process),
+                               segment_stability(uniform_grid(2, 1.0), mix, paper_process))
     with pytest.raises(DistillPlanError, match="^grid:"):
-        segment_budget([0.0, 0.5, 1.0], mix, paper_process)
+        segment_stability([0.0, 0.5, 1.0], mix, paper_process)

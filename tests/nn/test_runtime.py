@@ -46,7 +46,7 @@ def test_at_most_threads_caps_and_restores():
 
 
 def test_derived_seeds_are_stable_and_distinct():
-    assert derive_seed(1, 2, 3) == derive_seed(1, 2, 3)
-    assert len({derive_seed(1, s, k) for s in range(20) for k in range(20)}) == 400
-    assert 0 <= derive_seed(0) < 2**63
-    assert torch.equal(torch.rand(4, generator=make_generator(5, 1)), torch.rand(4, generator=make_generator(5, 1)))
+    assert derive_seed("data", 1, 2, 3) == derive_seed("data", 1, 2, 3)
+    assert len({derive_seed("data", s, k) for s in range(20) for k in range(20)}) == 400
+    assert 0 <= derive_seed("data", 0) < 2**63
+    assert torch.equal(torch.rand(4, generator=make_generator("data", 5, 1)), torch.rand(4, generator=make_generator("data", 5, 1)))

@@ -29,8 +29,8 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-TINY = dict(vae_steps=20, vae_width=32, teacher_steps=20, teacher_hidden=32, teacher_depth=2, stage_steps=3,
-            stage_batch=32, steps=4, n_samples=24, n_show=3)
+TINY = dict(vae_train_steps=20, vae_width=32, teacher_train_steps=20, teacher_hidden=32, teacher_depth=2, train_steps=3,
+            batch=32, teacher_steps=4, n_samples=24, n_show=3)
 
 
 def tiny(tmp_path, **kw) -> lat.LatentsConfig:
@@ -93,7 +93,7 @@ def test_vae_cache_hit_does_not_retrain(tmp_path, monkeypatch):
 
     monkeypatch.setattr(vae_mod, "fit_vae", counting_fit)
     images = np.random.default_rng(0).random((40, 1, 8, 8)).astype(np.float32)
-    cfg = vae_mod.VAEConfig(latent_dim=4, width=16, steps=5, batch_size=8)
+    cfg = vae_mod.VAEConfig(latent_dim=4, width=16, train_steps=5, batch=8)
     first = vae_mod.load_or_train_vae(images, cfg, data_fingerprint="abc", cache_dir=tmp_path)
     second = vae_mod.load_or_train_vae(images, cfg, data_fingerprint="abc", cache_dir=tmp_path)
     assert (first.cached, second.cached, len(calls)) == (False, True, 1)
@@ -141,11 +141,11 @@ def test_distilled_students_follow_the_plan_and_warm_start():
     z = torch.randn(8, 2)
     plan = canonical_plan("vanilla", 4)
     # zero budget: every stage keeps its warm start, the first child's value (the teacher step T → T−1)
-    root = ld.distill_plan(model, plan, lat, ld.DistillConfig(stage_steps=0))
+    root = ld.distill_plan(model, plan, lat, ld.DistillConfig(train_steps=0))
     with torch.no_grad():
         assert torch.allclose(root(z), ld.leaf_student(model, 4)(z))
     memo: dict = {}
-    cfg = ld.DistillConfig(stage_steps=30, batch_size=32, lr=1e-2)
+    cfg = ld.DistillConfig(train_steps=30, batch=32, lr=1e-2)
     root = ld.distill_plan(model, plan, lat, cfg, memo)
     assert (root.a, root.end) == (4, 0)
     again = ld.distill_plan(model, plan, lat, cfg, {})
@@ -165,7 +165,7 @@ def test_config_checks():
     with pytest.raises(DistillPlanError) as info:
         lat.LatentsConfig(dataset="mnist")
     assert info.value.argument == "dataset"
-    for field, value in (("steps", 1), ("n_show", 5000), ("vae_arch", "rnn"), ("lam_floor", 0.0), ("device", "tpu")):
+    for field, value in (("teacher_steps", 1), ("n_show", 5000), ("vae_arch", "rnn"), ("lam_floor", 0.0), ("device", "tpu")):
         with pytest.raises(DistillPlanError) as info:
             lat.LatentsConfig(**{field: value})
         assert info.value.argument == field
@@ -188,7 +188,7 @@ def test_run_on_a_tiny_config_writes_figures_and_tables(tmp_path):
     assert written == {"latents_samples_linear.png", "latents_samples_trained.png", "latents_lambda_hist.png",
                        "latents_l2.csv", "latents_summary.csv"}
     l2_csv = (tmp_path / "out" / "latents_l2.csv").read_text().splitlines()
-    assert l2_csv[0].startswith("dataset,steps,method,") and len(l2_csv) == 1 + len(lat.METHODS)
+    assert l2_csv[0].startswith("dataset,teacher_steps,method,") and len(l2_csv) == 1 + len(lat.METHODS)
     assert rows[0]["vae_cached"] is False and rows[0]["teacher_cached"] is False
     # the second run finds the VAE and the teacher in the cache
     again = lat.run(tiny(tmp_path), 0)
@@ -247,4 +247,4 @@ def test_presets():
     quick = lat.STUDY.sweep("quick")
     assert len(quick) == 1 and quick.configs[0].dataset == "digits"
     paper = lat.STUDY.sweep("paper").configs[0]
-    assert (paper.latent_dim, paper.steps, paper.dataset.split(":")[0]) == (128, 32, "celeba")
+    assert (paper.latent_dim, paper.teacher_steps, paper.dataset.split(":")[0]) == (128, 32, "celeba")

@@ -19,8 +19,8 @@ def rows_for(steps=8, lams=(0.2, 1.5, 5.0), budgets=(1.0, 6.4), schedules=("cosi
     for schedule in schedules:
         for budget in budgets:
             for lam in lams:
-                cfg = LinearSweepConfig(steps=steps, schedule=schedule, budget=budget, lam=lam)
-                out += [{"steps": steps, "schedule": schedule, "budget": budget, "lam": lam, "init": "warm",
+                cfg = LinearSweepConfig(teacher_steps=steps, schedule=schedule, budget=budget, lam=lam)
+                out += [{"teacher_steps": steps, "schedule": schedule, "budget": budget, "lam": lam, "init": "warm",
                          "rate": "normalized", "cap": None, "seed": 0, **r} for r in run(cfg, 0)]
     return out
 
@@ -64,7 +64,7 @@ def test_figures_write_pngs(tiny_rows, tmp_path):
 
 
 @pytest.mark.parametrize("field, value", [
-    ("steps", 1), ("schedule", "sqrt"), ("budget", -1.0), ("lam", 0.0), ("cap", 0), ("init", "random"),
+    ("teacher_steps", 1), ("schedule", "sqrt"), ("budget", -1.0), ("lam", 0.0), ("cap", 0), ("init", "random"),
     ("rate", "fast"), ("tie_rtol", -1.0),
 ])
 def test_bad_config_names_the_field(field, value):
@@ -76,7 +76,7 @@ def test_bad_config_names_the_field(field, value):
 def test_presets():
     spec = get_study("linear-sweep")
     quick, paper = spec.sweep("quick"), spec.sweep("paper")
-    assert {c.steps for c in quick.configs} == set(PAPER_STEPS) == {32, 64, 128, 256, 512}
+    assert {c.teacher_steps for c in quick.configs} == set(PAPER_STEPS) == {32, 64, 128, 256, 512}
     assert {c.budget for c in paper.configs} == set(BUDGETS) == {1.0, 3.0, 6.4, 10.0}
     assert {c.schedule for c in quick.configs} == {"cosine", "linear"}
     assert {c.lam for c in quick.configs} == set(QUICK_LAMS)
@@ -88,7 +88,7 @@ def test_presets():
 
 def test_study_runs_through_the_runner(tmp_path):
     args = ["linear-sweep", "--out", str(tmp_path), "--workers", "1", "--no-progress",
-            "--set", "steps=8", "--set", "budget=6.4", "--set", "schedule=cosine"]
+            "--set", "teacher_steps=8", "--set", "budget=6.4", "--set", "schedule=cosine"]
     result = CliRunner().invoke(study, args)
     assert result.exit_code == 0, result.output
     assert "10 runs: 10 run now" in result.output
@@ -101,8 +101,8 @@ def test_study_runs_through_the_runner(tmp_path):
 
 
 def test_tolerance_turns_a_near_tie_into_a_canonical_winner():
-    cfg = LinearSweepConfig(steps=8, lam=1.5, tie_rtol=10.0)
+    cfg = LinearSweepConfig(teacher_steps=8, lam=1.5, tie_rtol=10.0)
     (row,) = run(cfg, 0)
     assert row["equals"] == "" and row["winner"] == row["best_canonical"] and row["canonical_optimal"]
-    grid = tables([{**row, "steps": 8, "schedule": "cosine", "budget": 6.4, "lam": 1.5}])["winner_grid"]
+    grid = tables([{**row, "teacher_steps": 8, "schedule": "cosine", "budget": 6.4, "lam": 1.5}])["winner_grid"]
     assert grid[0]["lam=1.5"] == row["best_canonical"] + "~"

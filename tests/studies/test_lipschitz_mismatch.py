@@ -27,7 +27,7 @@ from distillplan.nn import MLP, clip_weights_
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-TINY = dict(dim=6, components=3, width=16, steps=12, batch=16, lr=1e-2, eval_samples=200, lipschitz_samples=6,
+TINY = dict(dim=6, components=3, width=16, train_steps=12, batch=16, lr=1e-2, eval_samples=200, lipschitz_samples=6,
             threads=1)
 
 
@@ -79,7 +79,7 @@ def test_stability_factor_and_teacher_diagnostics(tiny_rows):
     r = next(r for r in tiny_rows if r["sigma0"] == 0.001)
     mixture = IsotropicMixture.equal_weights(paper_means(3, 6, 0), 0.001)
     budget = float(cumulative_stability(half_life(5.0), mixture, OUProcess(5.0, 1.0)))
-    assert r["stability_budget"] == pytest.approx(budget)
+    assert r["stability_A"] == pytest.approx(budget)
     assert r["log10_stability_factor"] == pytest.approx(budget / math.log(10))
     assert r["teacher_gain"] == pytest.approx(-810.0155, rel=1e-5)  # 10 RK4 steps: unstable, not σ0/s_Δ
     assert r["exact_gain"] == pytest.approx(0.001 / math.sqrt(0.5 + 0.5e-6), rel=1e-6)
@@ -88,11 +88,11 @@ def test_stability_factor_and_teacher_diagnostics(tiny_rows):
 
 
 def test_deterministic_for_a_seed():
-    config = LipschitzMismatchConfig(**{**TINY, "steps": 5, "eval_samples": 50, "lipschitz_samples": 3})
+    config = LipschitzMismatchConfig(**{**TINY, "train_steps": 5, "eval_samples": 50, "lipschitz_samples": 3})
     a, b, c = run(config, 2)[0], run(config, 2)[0], run(config, 3)[0]
     assert a["relmse"] == b["relmse"] and a["student_lipschitz"] == b["student_lipschitz"]
     assert a["relmse"] != c["relmse"]
-    skipped = run(LipschitzMismatchConfig(**{**TINY, "steps": 2, "eval_samples": 20, "lipschitz_samples": 0}), 0)[0]
+    skipped = run(LipschitzMismatchConfig(**{**TINY, "train_steps": 2, "eval_samples": 20, "lipschitz_samples": 0}), 0)[0]
     assert math.isnan(skipped["student_lipschitz"]) and math.isfinite(skipped["weight_spectral_product"])
 
 
@@ -115,7 +115,7 @@ def test_presets():
     for c in spec.configs:
         assert (c.dim, c.components, c.means_seed, c.box, c.beta, c.width, c.depth, c.activation) == (
             64, 20, 0, 5.0, 5.0, 512, 4, "alternating")
-        assert (c.teacher_steps, c.steps, c.batch, c.lr, c.grad_clip, c.eval_samples, c.delta) == (
+        assert (c.teacher_steps, c.train_steps, c.batch, c.lr, c.grad_clip, c.eval_samples, c.delta) == (
             10, 20_000, 1024, 2e-4, 1.0, 50_000, None)
     q = quick()
     assert len(q) == 16 * len(q.seeds) and len(q.seeds) >= 2
@@ -146,7 +146,7 @@ def test_smoke_through_the_runner(tmp_path):
     assert get_study("lipschitz-mismatch").name == "lipschitz-mismatch"
     result = CliRunner().invoke(study, [
         "lipschitz-mismatch", "--preset", "quick", "--out", str(tmp_path), "--seeds", "0", "--workers", "1",
-        "--no-progress", "--set", "dim=4", "--set", "components=2", "--set", "width=8", "--set", "steps=2",
+        "--no-progress", "--set", "dim=4", "--set", "components=2", "--set", "width=8", "--set", "train_steps=2",
         "--set", "batch=8", "--set", "eval_samples=32", "--set", "lipschitz_samples=2", "--set", "threads=1",
     ])
     assert result.exit_code == 0, result.output

@@ -27,7 +27,7 @@ from distillplan.merging.vp_mixture import coordinate_variances
 
 torch.set_num_threads(1)
 
-TINY = MixtureMergingConfig(steps=3, dim=2, components=3, width=8, depth=1, train_steps=5, batch=16,
+TINY = MixtureMergingConfig(teacher_steps=3, dim=2, components=3, width=8, depth=1, train_steps=5, batch=16,
                             branch_samples=256, eval_samples=64, threads=1)
 
 
@@ -81,8 +81,8 @@ def test_tables_and_figure(rows, tmp_path):
 
 
 def test_linear_node_predictions_match_evaluate_plan():
-    cfg = MixtureMergingConfig(steps=6, dim=3, components=4)
-    lt = LinearTeacher(cfg.schedule(), coordinate_variances(make_mixture(cfg)))
+    cfg = MixtureMergingConfig(teacher_steps=6, dim=3, components=4)
+    lt = LinearTeacher(cfg.vp_schedule(), coordinate_variances(make_mixture(cfg)))
     for name in ("progressive", "boot"):
         plan = canonical_plan(name, 6)
         model = MergeModel(2.0)
@@ -102,7 +102,7 @@ def test_mixture_is_centred_and_lambda_is_its_variance():
 
 
 @pytest.mark.parametrize("field, value", [
-    ("steps", 1), ("ks", (0,)), ("ks", (9,)), ("anchors", ("middle",)), ("parts", ()), ("strategies", ("nope",)),
+    ("teacher_steps", 1), ("ks", (0,)), ("ks", (9,)), ("anchors", ("middle",)), ("parts", ()), ("strategies", ("nope",)),
     ("mass_threshold", 2.0), ("activation", "tanh"), ("sigma0", 0.0), ("eval_samples", 1), ("residual", "yes"),
 ])
 def test_bad_config_names_the_field(field, value):
@@ -112,9 +112,9 @@ def test_bad_config_names_the_field(field, value):
 
 
 def test_window_lengths_default():
-    assert MixtureMergingConfig(steps=8).window_lengths() == tuple(range(1, 9))
-    assert MixtureMergingConfig(steps=32).window_lengths() == (1, 2, 4, 8, 16, 32)
-    assert MixtureMergingConfig(steps=8, ks=(4, 2, 2)).window_lengths() == (2, 4)
+    assert MixtureMergingConfig(teacher_steps=8).window_lengths() == tuple(range(1, 9))
+    assert MixtureMergingConfig(teacher_steps=32).window_lengths() == (1, 2, 4, 8, 16, 32)
+    assert MixtureMergingConfig(teacher_steps=8, ks=(4, 2, 2)).window_lengths() == (2, 4)
 
 
 def test_presets():
@@ -122,15 +122,15 @@ def test_presets():
     quick = spec.sweep("quick")
     assert len(quick.seeds) >= 2
     for c in quick.configs:
-        assert 2 <= c.dim <= 8 and 3 <= c.components <= 5 and c.steps == 8 and c.device == "cpu"
+        assert 2 <= c.dim <= 8 and 3 <= c.components <= 5 and c.teacher_steps == 8 and c.device == "cpu"
     paper = spec.sweep("paper")
-    assert {(c.dim, c.components, c.steps) for c in paper.configs} == {(64, 20, 32)}
+    assert {(c.dim, c.components, c.teacher_steps) for c in paper.configs} == {(64, 20, 32)}
 
 
 def test_study_runs_through_the_runner(tmp_path):
     result = CliRunner().invoke(study, [
         "mixture-merging", "--out", str(tmp_path), "--seeds", "0", "--workers", "1", "--no-progress",
-        "--set", "steps=2", "--set", "train_steps=3", "--set", "branch_samples=64", "--set", "eval_samples=32",
+        "--set", "teacher_steps=2", "--set", "train_steps=3", "--set", "branch_samples=64", "--set", "eval_samples=32",
         "--set", "width=8", "--set", "depth=1", "--set", "threads=1", "--set", "strategies=vanilla,boot,optimal",
     ])
     assert result.exit_code == 0, result.output

@@ -13,7 +13,6 @@ from distillplan.studies import get_study
 from distillplan.studies.residual_depth import (
     ARCHITECTURES,
     BLOCKS,
-    TEACHER_GRIDS,
     ResidualDepthConfig,
     build_student,
     paper,
@@ -21,15 +20,16 @@ from distillplan.studies.residual_depth import (
     quick,
     run,
     save_figures,
-    teacher_nodes,
 )
+from distillplan.flowmap import teacher_nodes
+from distillplan.mixture import TEACHER_GRIDS
 from distillplan.nn import CoordinateTransformer, ResidualComposition, parameter_count
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-TINY = dict(dim=6, components=3, inner_width=16, d_model=8, heads=2, teacher_steps=20, steps=8, batch=16, lr=1e-2,
+TINY = dict(dim=6, components=3, inner_width=16, d_model=8, heads=2, teacher_steps=20, train_steps=8, batch=16, lr=1e-2,
             eval_samples=200, affine_samples=256, threads=1)
 
 
@@ -74,7 +74,7 @@ def test_rows_are_finite(tiny_rows):
 
 def test_deterministic_for_a_seed():
     for arch in ARCHITECTURES:
-        config = ResidualDepthConfig(**{**TINY, "arch": arch, "blocks": 2, "steps": 4, "eval_samples": 50})
+        config = ResidualDepthConfig(**{**TINY, "arch": arch, "blocks": 2, "train_steps": 4, "eval_samples": 50})
         a, b, c = run(config, 5)[0], run(config, 5)[0], run(config, 6)[0]
         assert a["relmse"] == b["relmse"] and a["final_loss"] == b["final_loss"]
         assert a["relmse"] != c["relmse"]
@@ -82,7 +82,7 @@ def test_deterministic_for_a_seed():
 
 def test_teacher_diagnostics_at_the_paper_setting():
     """σ0 = 1e−3, 100 RK4 steps over [0, 1]: the teacher multiplies orthogonal directions by ≈ −995."""
-    row = run(ResidualDepthConfig(steps=1, batch=4, eval_samples=2048, affine_samples=4096, teacher_steps=100,
+    row = run(ResidualDepthConfig(train_steps=1, batch=4, eval_samples=2048, affine_samples=4096, teacher_steps=100,
                                   threads=1), 0)[0]
     assert row["teacher_gain"] == pytest.approx(-994.668, rel=1e-5)
     assert 0.05 < row["affine_relmse"] < 0.09  # ≈ 0.067: 93% of the target is an affine map of x_T
@@ -99,21 +99,21 @@ def test_teacher_grids_match_the_train_package():
 
 def test_geometric_teacher_is_the_accurate_flow_map():
     """Same setting on the geometric teacher: gain and output size match the exact flow map."""
-    row = run(ResidualDepthConfig(teacher_grid="geometric", steps=1, batch=4, eval_samples=2048, affine_samples=0,
+    row = run(ResidualDepthConfig(teacher_grid="geometric", train_steps=1, batch=4, eval_samples=2048, affine_samples=0,
                                   threads=1), 0)[0]
     assert row["teacher_gain"] == pytest.approx(row["exact_gain"], rel=1e-3)
     assert row["teacher_rms"] == pytest.approx(row["exact_rms"], rel=2e-2)
-    nodes = teacher_nodes(ResidualDepthConfig(teacher_grid="geometric"))
+    nodes = teacher_nodes(ResidualDepthConfig().field(dtype=torch.float64), 1.0, 0.0, 100, "geometric")
     assert len(nodes) == 101 and nodes[0] == 1.0 and nodes[-1] == 0.0 and nodes[-2] == pytest.approx(1e-9)
-    uniform = teacher_nodes(ResidualDepthConfig())
+    uniform = teacher_nodes(ResidualDepthConfig().field(dtype=torch.float64), 1.0, 0.0, 100, "uniform")
     assert len(uniform) == 101 and uniform[0] == 1.0 and uniform[-1] == 0.0
     assert np.allclose(np.diff(uniform), -0.01)
 
 
 def test_training_lowers_the_error():
     config = dict(TINY, blocks=2, teacher_steps=10, sigma0=0.5, eval_samples=500)
-    trained = run(ResidualDepthConfig(**{**config, "steps": 150}), 0)[0]["relmse"]
-    untrained = run(ResidualDepthConfig(**{**config, "steps": 1, "lr": 1e-9}), 0)[0]["relmse"]
+    trained = run(ResidualDepthConfig(**{**config, "train_steps": 150}), 0)[0]["relmse"]
+    untrained = run(ResidualDepthConfig(**{**config, "train_steps": 1, "lr": 1e-9}), 0)[0]["relmse"]
     assert trained < 0.5 * untrained
 
 
@@ -140,7 +140,7 @@ def test_presets():
         assert (c.dim, c.components, c.means_seed, c.beta, c.horizon, c.sigma0, c.teacher_steps) == (
             64, 20, 0, 5.0, 1.0, 1e-3, 100)
         assert (c.inner_width, c.inner_depth, c.d_model, c.heads, c.ff_mult) == (128, 2, 128, 4, 4)
-        assert (c.steps, c.batch, c.lr, c.grad_clip, c.eval_samples) == (20_000, 1024, 2e-4, 1.0, 50_000)
+        assert (c.train_steps, c.batch, c.lr, c.grad_clip, c.eval_samples) == (20_000, 1024, 2e-4, 1.0, 50_000)
     assert {c.teacher_grid for c in spec.configs} == {"uniform"}
     q = quick()
     assert {c.blocks for c in q.configs if c.arch == "resnet" and c.teacher_grid == "geometric"} == set(BLOCKS)
@@ -163,7 +163,7 @@ def test_smoke_through_the_runner(tmp_path):
     result = CliRunner().invoke(study, [
         "residual-depth", "--preset", "quick", "--out", str(tmp_path), "--seeds", "0", "--workers", "1",
         "--no-progress", "--set", "dim=4", "--set", "components=2", "--set", "inner_width=4", "--set", "d_model=4",
-        "--set", "heads=1", "--set", "steps=2", "--set", "batch=4", "--set", "eval_samples=16",
+        "--set", "heads=1", "--set", "train_steps=2", "--set", "batch=4", "--set", "eval_samples=16",
         "--set", "teacher_steps=5", "--set", "threads=1",
     ])
     assert result.exit_code == 0, result.output

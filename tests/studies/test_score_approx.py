@@ -25,7 +25,7 @@ from distillplan.mixture import paper_means
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-TINY = dict(dim=6, components=3, width=16, steps=10, batch=16, lr=1e-2, eval_samples=200, threads=1)
+TINY = dict(dim=6, components=3, width=16, train_steps=10, batch=16, lr=1e-2, eval_samples=200, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -50,21 +50,21 @@ def test_run_returns_one_finite_row_per_time(tiny_rows):
 
 
 def test_deterministic_for_a_seed_and_means_redrawn_per_seed():
-    config = ScoreApproxConfig(**{**TINY, "steps": 8, "times": (0.2, 0.6)})
+    config = ScoreApproxConfig(**{**TINY, "train_steps": 8, "times": (0.2, 0.6)})
     a, b, c = run(config, 3), run(config, 3), run(config, 4)
     assert [r["relmse"] for r in a] == [r["relmse"] for r in b]
     assert [r["relmse"] for r in a] != [r["relmse"] for r in c]
     assert a[0]["mean_diameter"] != c[0]["mean_diameter"]  # means seed = trial seed
-    fixed = ScoreApproxConfig(**{**TINY, "steps": 8, "times": (0.2,), "means_seed": 7})
+    fixed = ScoreApproxConfig(**{**TINY, "train_steps": 8, "times": (0.2,), "means_seed": 7})
     assert run(fixed, 3)[0]["mean_diameter"] == run(fixed, 4)[0]["mean_diameter"]
     d0 = np.max(np.linalg.norm(paper_means(3, 6, 3)[:, None] - paper_means(3, 6, 3)[None], axis=-1))
     assert a[0]["mean_diameter"] == pytest.approx(d0)
 
 
 def test_training_beats_the_untrained_student():
-    config = ScoreApproxConfig(**{**TINY, "times": (0.5,), "steps": 300, "width": 32, "eval_samples": 2000})
+    config = ScoreApproxConfig(**{**TINY, "times": (0.5,), "train_steps": 300, "width": 32, "eval_samples": 2000})
     trained = run(config, 0)[0]["relmse"]
-    untrained = run(ScoreApproxConfig(**{**TINY, "times": (0.5,), "steps": 1, "width": 32, "lr": 1e-9,
+    untrained = run(ScoreApproxConfig(**{**TINY, "times": (0.5,), "train_steps": 1, "width": 32, "lr": 1e-9,
                                          "eval_samples": 2000}), 0)[0]["relmse"]
     assert trained < 0.5 * untrained
 
@@ -88,7 +88,7 @@ def test_presets():
     assert cells == {(0.01, 512), (0.1, 512), (1.0, 512), (0.1, 128), (0.1, 256), (0.1, 1024), (0.1, 2048)}
     for c in configs:
         assert (c.dim, c.components, c.box, c.beta, c.horizon, c.depth, c.activation) == (64, 20, 5.0, 5.0, 1.0, 4, "alternating")
-        assert (c.steps, c.batch, c.lr, c.grad_clip, c.weight_decay, c.eval_samples) == (20_000, 1024, 2e-4, 1.0, 0.0, 50_000)
+        assert (c.train_steps, c.batch, c.lr, c.grad_clip, c.weight_decay, c.eval_samples) == (20_000, 1024, 2e-4, 1.0, 0.0, 50_000)
         assert c.times == PAPER_TIMES and c.means_seed is None
     q = quick()
     assert len(q) == 6 * 2 and len(q.seeds) >= 2
@@ -108,7 +108,7 @@ def test_smoke_through_the_runner(tmp_path):
     assert get_study("score-approx").name == "score-approx"
     result = CliRunner().invoke(study, [
         "score-approx", "--preset", "quick", "--out", str(tmp_path), "--seeds", "0", "--workers", "1",
-        "--no-progress", "--set", "dim=4", "--set", "components=3", "--set", "steps=3", "--set", "batch=8",
+        "--no-progress", "--set", "dim=4", "--set", "components=3", "--set", "train_steps=3", "--set", "batch=8",
         "--set", "eval_samples=64", "--set", "times=0.3,0.9", "--set", "threads=1",
     ])
     assert result.exit_code == 0, result.output

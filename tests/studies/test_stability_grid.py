@@ -18,7 +18,7 @@ from distillplan.studies.stability_grid import (
     save_figures,
 )
 
-TINY = dict(dim=6, components=4, box=2.0, width=12, depth=2, total_steps=24, batch=16, eval_samples=300,
+TINY = dict(dim=6, components=4, box=2.0, width=12, depth=2, total_train_steps=24, batch=16, eval_samples=300,
             local_samples=64, teacher_total_steps=20, reference_steps=20, threads=1)
 
 
@@ -30,7 +30,7 @@ def test_registered_with_paper_settings():
     assert cells == {(n, g) for n in (4, 8, 16) for g in ("uniform", "stability")}
     c = sweep.configs[0]
     assert (c.dim, c.components, c.means_seed, c.box, c.beta, c.horizon, c.sigma0) == (64, 20, 0, 5.0, 5.0, 1.0, 1.0)
-    assert (c.width, c.depth, c.activation, c.total_steps, c.batch, c.lr, c.eval_samples) == (
+    assert (c.width, c.depth, c.activation, c.total_train_steps, c.batch, c.lr, c.eval_samples) == (
         512, 4, "relu", 100_000, 1024, 2e-4, 50_000)
     assert (c.teacher_total_steps, c.teacher_min_steps, c.reference_steps, c.grad_clip, c.weight_decay) == (
         100, 5, 100, 1.0, 0.0)
@@ -41,7 +41,7 @@ def test_registered_with_paper_settings():
 
 
 @pytest.mark.parametrize("field, value", [("grid", "cosine"), ("segments", 0), ("lr", -1.0), ("activation", "tanh"),
-                                          ("mode", "gpu"), ("device", "tpu"), ("total_steps", 3), ("threads", -1)])
+                                          ("mode", "gpu"), ("device", "tpu"), ("total_train_steps", 3), ("threads", -1)])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(DistillPlanError) as info:
         StabilityGridConfig(**{**TINY, field: value})

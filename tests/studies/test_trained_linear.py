@@ -19,7 +19,7 @@ COLUMNS = {"lam", "strategy", "analytic_root", "trained_root", "rel_dev", "analy
 @pytest.fixture(scope="module")
 def fast_rows():
     """T = 16, cosine, s = 6.4, λ ∈ {0.2, 1.0, 5.0}: a fast (few steps, few samples) version."""
-    return run(TrainedLinearConfig(steps=16, gd_steps=20, samples=256), seed=0)
+    return run(TrainedLinearConfig(teacher_steps=16, train_steps=20, samples=256), seed=0)
 
 
 def test_trained_root_within_one_percent_at_T16(fast_rows):
@@ -42,12 +42,12 @@ def test_w2_is_reported_for_both(fast_rows):
 
 
 def test_exact_loss_float64_matches_to_rounding():
-    rows = run(TrainedLinearConfig(steps=8, lams=(0.5, 1.3), gd_steps=10, samples=None, dtype="float64"), seed=0)
+    rows = run(TrainedLinearConfig(teacher_steps=8, lams=(0.5, 1.3), train_steps=10, samples=None, dtype="float64"), seed=0)
     assert max(r["rel_dev"] for r in rows) < 1e-10
 
 
 def test_seeded_runs_repeat():
-    cfg = TrainedLinearConfig(steps=6, strategies=("boot", "optimal"), gd_steps=5, samples=32)
+    cfg = TrainedLinearConfig(teacher_steps=6, strategies=("boot", "optimal"), train_steps=5, samples=32)
     a, b, c = run(cfg, 1), run(cfg, 1), run(cfg, 2)
     assert [r["trained_root"] for r in a] == [r["trained_root"] for r in b]
     assert [r["trained_root"] for r in a] != [r["trained_root"] for r in c]
@@ -55,7 +55,7 @@ def test_seeded_runs_repeat():
 
 @pytest.mark.parametrize("field, value", [
     ("strategies", ("boot", "nope")), ("lams", ()), ("lams", (-1.0,)), ("schedule", "sqrt"),
-    ("gd_steps", 0), ("samples", 0), ("dtype", "half"), ("init", "random"), ("steps", 1),
+    ("train_steps", 0), ("samples", 0), ("dtype", "half"), ("init", "random"), ("teacher_steps", 1),
 ])
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(DistillPlanError) as exc:
@@ -66,15 +66,15 @@ def test_bad_config_names_the_field(field, value):
 def test_presets():
     spec = get_study("trained-linear")
     quick = spec.sweep("quick")
-    assert [c.steps for c in quick.configs] == [16] and set(quick.configs[0].lams) == {0.2, 1.0, 5.0}
+    assert [c.teacher_steps for c in quick.configs] == [16] and set(quick.configs[0].lams) == {0.2, 1.0, 5.0}
     assert set(quick.configs[0].strategies) == set(PLANS)
-    assert max(c.steps for c in spec.sweep("paper").configs) > 16
+    assert max(c.teacher_steps for c in spec.sweep("paper").configs) > 16
 
 
 def test_study_runs_through_the_runner(tmp_path):
     result = CliRunner().invoke(study, [
         "trained-linear", "--out", str(tmp_path), "--seeds", "0", "--workers", "1", "--no-progress",
-        "--set", "steps=4", "--set", "gd_steps=5", "--set", "samples=64", "--set", "lams=0.5,2",
+        "--set", "teacher_steps=4", "--set", "train_steps=5", "--set", "samples=64", "--set", "lams=0.5,2",
     ])
     assert result.exit_code == 0, result.output
     header = (tmp_path / "table.csv").read_text().splitlines()[0].split(",")

@@ -1,4 +1,4 @@
-"""``distillplan grid``: a time grid for n-segment flow distillation and its stability budget (paper 2)."""
+"""``distillplan grid``: a time grid for n-segment flow distillation and its stability shares (paper 2)."""
 
 from __future__ import annotations
 
@@ -33,12 +33,12 @@ def grid(ctx: click.Context, segments: int, kind: str, sigma0: float, beta: floa
          components: int | None, means_seed: int, box: float, data_path: str | None, as_json: bool) -> None:
     """Stability-balanced (or uniform / Karras / log-SNR) time grid T = t_0 > ... > t_n = 0.
 
-    For each segment prints the stability budget (the integral of the Lipschitz bound L(t) of the
+    For each segment prints its stability share (the integral of the Lipschitz bound L(t) of the
     PF velocity over the segment) and its share of A(T). The mixture is the paper's (K = 20 means
     uniform in [-5, 5]^64, torch seed 0) unless --data gives samples to fit one to.
     """
     from ..mixture import (IsotropicMixture, OUProcess, cumulative_stability, fit_isotropic_mixture, make_grid,
-                           mean_diameter, paper_means, segment_budget)
+                           mean_diameter, paper_means, segment_stability)
 
     segments = check_int_at_least("segments", segments, 1)
     process = OUProcess(beta, horizon)
@@ -56,7 +56,7 @@ def grid(ctx: click.Context, segments: int, kind: str, sigma0: float, beta: floa
         source = "paper"
 
     time_grid = make_grid(kind, segments, process, mixture)
-    budget = segment_budget(time_grid, mixture, process)
+    shares = segment_stability(time_grid, mixture, process)
     total = float(cumulative_stability(process.horizon, mixture, process))
     diameter = mean_diameter(mixture.means)
 
@@ -72,13 +72,13 @@ def grid(ctx: click.Context, segments: int, kind: str, sigma0: float, beta: floa
         click.echo(json.dumps({
             "kind": kind,
             "grid": time_grid.times.tolist(),
-            "segment_A": budget.tolist(),
+            "segment_A": shares.tolist(),
             "A_total": total,
             "params": {"segments": segments, "beta": process.beta, "horizon": process.horizon},
             "mixture": mixture_info,
         }))
         return
-    _print_table(kind, time_grid, budget, total, process, mixture_info)
+    _print_table(kind, time_grid, shares, total, process, mixture_info)
 
 
 def _load_data(path: str) -> np.ndarray:
@@ -94,7 +94,7 @@ def _load_data(path: str) -> np.ndarray:
     return arr
 
 
-def _print_table(kind, time_grid, budget, total, process, info) -> None:
+def _print_table(kind, time_grid, shares, total, process, info) -> None:
     echo = click.echo
     echo(f"{kind} grid: {time_grid.segments} segments, T = {process.horizon:g}, beta = {process.beta:g}")
     if info["source"] == "data":
@@ -106,6 +106,6 @@ def _print_table(kind, time_grid, budget, total, process, info) -> None:
         echo(f"paper mixture: K = {info['components']}, d = {info['dim']}, sigma0 = {info['sigma0']:g}, "
              f"D0 = {info['diameter']:.6g} (means seed {info['means_seed']}, box {info['box']:g})")
     echo(f"{'k':>4}  {'t_start':>12}  {'t_end':>12}  {'int L dt':>12}  {'share':>7}")
-    for k, ((t_start, t_end), a) in enumerate(zip(time_grid.pairs(), budget), start=1):
+    for k, ((t_start, t_end), a) in enumerate(zip(time_grid.pairs(), shares), start=1):
         echo(f"{k:>4}  {t_start:>12.6g}  {t_end:>12.6g}  {a:>12.6g}  {100 * a / total:>6.2f}%")
     echo(f"A(T) = {total:.6g}")

@@ -8,7 +8,8 @@
 
 from .evaluate import FlowMapScores, compose, eval_generator, evaluate_flow_map, local_segment_errors, relative_mse
 from .field import MixtureField
-from .segments import DEFAULT_MODE, MODES, StudentSpec, TrainResult, TrainTimings, train_segments
+from .maps import map_pairs, score_map
+from .segments import DEFAULT_MODE, MODES, StudentSpec, TrainResult, train_segments
 from .teacher import (
     TEACHER_GRIDS,
     exact_linear_gain,
@@ -27,8 +28,8 @@ from .teacher import (
 
 __all__ = [
     "DEFAULT_MODE", "FlowMapScores", "MODES", "MixtureField", "StudentSpec", "TEACHER_GRIDS", "TrainResult",
-    "TrainTimings", "compose", "eval_generator", "evaluate_flow_map", "exact_linear_gain", "geometric_nodes",
-    "local_segment_errors", "relative_mse", "rk4_flow_map", "rk4_linear_factor", "rk4_linear_gain", "rk4_map",
-    "rk4_nodes_map", "segment_teacher_steps", "stiff_floor", "teacher_map", "teacher_nodes", "teacher_steps",
+    "compose", "eval_generator", "evaluate_flow_map", "exact_linear_gain", "geometric_nodes", "local_segment_errors",
+    "map_pairs", "relative_mse", "rk4_flow_map", "rk4_linear_factor", "rk4_linear_gain", "rk4_map", "rk4_nodes_map",
+    "score_map", "segment_teacher_steps", "stiff_floor", "teacher_map", "teacher_nodes", "teacher_steps",
     "train_segments",
 ]

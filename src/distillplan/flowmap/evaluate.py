@@ -21,26 +21,19 @@ import numpy as np
 import torch
 
 from ..errors import DistillPlanError, check_int_at_least
+from ..nn.metrics import relative_mse, squared_error_sums
+from ..nn.streams import make_generator
 from .field import MixtureField
-from ..nn.streams import STREAM_EVAL, STREAM_LOCAL, make_generator
 from .teacher import rk4_flow_map
 
 __all__ = [
-    "relative_mse",
+    "relative_mse",  # re-exported from distillplan.nn.metrics
     "compose",
     "FlowMapScores",
     "evaluate_flow_map",
     "local_segment_errors",
     "eval_generator",
 ]
-
-
-def relative_mse(pred: torch.Tensor, ref: torch.Tensor) -> float:
-    """``Σ ||pred − ref||² / Σ ||ref||²`` over all rows (float64 sums)."""
-    if pred.shape != ref.shape:
-        raise DistillPlanError("pred", f"shape {tuple(pred.shape)} differs from reference {tuple(ref.shape)}")
-    err, norm = _sq_sums(pred, ref)
-    return err / norm
 
 
 @torch.no_grad()
@@ -84,14 +77,14 @@ def evaluate_flow_map(field_: MixtureField, students: Sequence[torch.nn.Module],
         x_T = all_x_T[done:done + batch_rows]
         ref = rk4_flow_map(field_, x_T, field_.horizon, 0.0, reference_steps)
         pred = compose(students, x_T)
-        e, r = _sq_sums(pred, ref)
-        err, norm = err + e, norm + r
+        e, r = squared_error_sums(pred, ref)
+        err, norm = err + float(e), norm + float(r)
         nll -= float(nll_field.log_density(pred.to(torch.float64), 0.0).sum())
         if with_teacher:
             y = x_T
             for k, steps in enumerate(teacher_steps):
                 y = rk4_flow_map(field_, y, float(times[k]), float(times[k + 1]), steps)
-            teacher_err += _sq_sums(y, ref)[0]
+            teacher_err += float(squared_error_sums(y, ref)[0])
     return FlowMapScores(err / norm, nll / samples, teacher_err / norm if with_teacher else None, samples)
 
 
@@ -102,7 +95,7 @@ def local_segment_errors(field_: MixtureField, students: Sequence[torch.nn.Modul
     """Per-segment relMSE of student k alone on ``samples`` fresh ``x ~ p_{t_{k−1}}``.
 
     Targets: teacher RK4 with ``max(min_teacher_steps, teacher_steps[k])`` steps; samples of
-    segment k come from generator ``(STREAM_LOCAL, seed, k)``.
+    segment k come from stream ``("local-eval", seed, k)``.
     """
     samples = check_int_at_least("samples", samples, 1)
     times = np.asarray(times, dtype=np.float64)
@@ -110,7 +103,7 @@ def local_segment_errors(field_: MixtureField, students: Sequence[torch.nn.Modul
         raise DistillPlanError("students", f"need one student and one step count per segment ({times.size - 1})")
     out = []
     for k, student in enumerate(students):
-        gen = make_generator(STREAM_LOCAL, seed, k, device=field_.device)
+        gen = make_generator("local-eval", seed, k, device=field_.device)
         x = field_.sample(float(times[k]), samples, gen)
         y = rk4_flow_map(field_, x, float(times[k]), float(times[k + 1]), max(min_teacher_steps, teacher_steps[k]))
         out.append(relative_mse(student(x), y))
@@ -118,15 +111,8 @@ def local_segment_errors(field_: MixtureField, students: Sequence[torch.nn.Modul
 
 
 def eval_generator(eval_seed: int, segments: int, sigma0: float, device: str | torch.device = "cpu") -> torch.Generator:
-    """The paper's evaluation stream: depends on ``(eval_seed, n, round(σ0·1e9))``, not on the trial seed.
+    """The evaluation stream ``("eval", eval_seed, n, round(σ0·1e9))``: it does not depend on the trial seed.
 
     So both grids at the same n are scored on the same ``x_T`` (a paired comparison).
     """
-    return make_generator(STREAM_EVAL, eval_seed, segments, int(round(sigma0 * 1e9)), device=device)
-
-
-def _sq_sums(pred: torch.Tensor, ref: torch.Tensor) -> tuple[float, float]:
-    diff = (pred - ref).to(torch.float64)
-    ref64 = ref.to(torch.float64)
-    return float((diff * diff).sum()), float((ref64 * ref64).sum())
-
+    return make_generator("eval", eval_seed, segments, int(round(sigma0 * 1e9)), device=device)

@@ -27,31 +27,26 @@ Lean by construction:
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import DistillPlanError, check_int_at_least
-from ..nn.fit import TrainSettings
-from ..nn.optim import adamw, update_
+from ..nn.fit import FitTimings, TrainSettings, fit
 from ..nn.runtime import at_most_threads
-from ..nn.streams import STREAM_DATA, STREAM_INIT, make_generator
+from ..nn.streams import make_generator
 from ..nn.students import ACTIVATIONS, MLP, StackedMLP
 from .field import MixtureField
 from .teacher import CPU_THREADS, rk4_flow_map, segment_teacher_steps
 
-__all__ = ["MODES", "DEFAULT_MODE", "StudentSpec", "TrainTimings", "TrainResult", "train_segments"]
+__all__ = ["MODES", "DEFAULT_MODE", "StudentSpec", "TrainResult", "train_segments"]
 
 MODES = ("auto", "batched", "sequential")
 DEFAULT_MODE = {"cpu": "sequential", "cuda": "batched"}
 """What ``mode="auto"`` means on each device type (measured, see the module docstring); others: sequential."""
 
-_TAIL_FRACTION = 0.1  # final_loss averages the last 10% of steps
 
 
 @dataclass(frozen=True)
@@ -70,24 +65,6 @@ class StudentSpec:
 
 
 @dataclass
-class TrainTimings:
-    """Wall seconds spent in each part of training.
-
-    On CPU ops are synchronous, so the parts add up; on CUDA they count only the time to queue
-    the work (no synchronisation per step) and only ``total_s`` is the true wall time.
-    """
-
-    teacher_s: float = 0.0  # sampling x ~ p_{t_from} and RK4 targets
-    forward_backward_s: float = 0.0  # student forward, loss, backward
-    optimizer_s: float = 0.0  # grad clip, AdamW step, zero_grad, weight projection
-    total_s: float = 0.0
-
-    @property
-    def other_s(self) -> float:
-        return max(0.0, self.total_s - self.teacher_s - self.forward_backward_s - self.optimizer_s)
-
-
-@dataclass
 class TrainResult:
     """Trained students (segment order, noise to data), their final losses and where the time went."""
 
@@ -96,7 +73,7 @@ class TrainResult:
     teacher_steps: list[int]
     steps: int
     mode: str
-    timings: TrainTimings = field(default_factory=TrainTimings)
+    timings: FitTimings = field(default_factory=FitTimings)
 
 
 def train_segments(field_: MixtureField, times: Sequence[float], settings: TrainSettings,
@@ -104,8 +81,8 @@ def train_segments(field_: MixtureField, times: Sequence[float], settings: Train
                    teacher_min_steps: int = 5, mode: str = "auto") -> TrainResult:
     """Train one student per segment ``times[k] → times[k+1]`` of the decreasing grid ``times``.
 
-    Student k's initial weights come from generator ``(STREAM_INIT, seed, k)`` and its data from
-    ``(STREAM_DATA, seed, k)``, so results do not depend on ``mode``. Teacher steps per segment:
+    Student k's initial weights come from stream ``("init", seed, k)`` and its data from
+    ``("data", seed, k)``, so results do not depend on ``mode``. Teacher steps per segment:
     ``max(teacher_min_steps, round(teacher_total_steps·|Δt|/T))``.
     """
     if not isinstance(field_, MixtureField):
@@ -120,12 +97,11 @@ def train_segments(field_: MixtureField, times: Sequence[float], settings: Train
     steps_per_segment = segment_teacher_steps(times, field_.horizon, teacher_total_steps, teacher_min_steps)
     device = field_.device
     jobs = [_Segment(float(times[k]), float(times[k + 1]), steps_per_segment[k],
-                     make_generator(STREAM_DATA, seed, k, device=device)) for k in range(n)]
-    init = [make_generator(STREAM_INIT, seed, k) for k in range(n)]  # CPU: same weights on every device
+                     make_generator("data", seed, k, device=device)) for k in range(n)]
+    init = [make_generator("init", seed, k) for k in range(n)]  # CPU: same weights on every device
     if mode == "auto":
         mode = DEFAULT_MODE.get(device.type, "sequential")
-    timings = TrainTimings()
-    start = time.perf_counter()
+    timings = FitTimings()
     if mode == "batched":
         net = StackedMLP(n, field_.dim, student.width, student.depth, student.activation, generators=init)
         losses = _train(net.to(device), field_, jobs, settings, timings)
@@ -136,9 +112,6 @@ def train_segments(field_: MixtureField, times: Sequence[float], settings: Train
             net = MLP(field_.dim, student.width, student.depth, student.activation, generator=init[k]).to(device)
             losses += _train(net, field_, jobs[k:k + 1], settings, timings)
             students.append(net)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    timings.total_s = time.perf_counter() - start
     for net in students:
         net.requires_grad_(False)
     return TrainResult(students, losses, steps_per_segment, settings.steps, mode, timings)
@@ -154,43 +127,17 @@ class _Segment:
 
 
 def _train(net: torch.nn.Module, field_: MixtureField, jobs: list[_Segment], settings: TrainSettings,
-           timings: TrainTimings) -> list[float]:
-    """Train ``net`` (an MLP for one job, a StackedMLP for several) for ``settings.steps`` steps."""
-    stacked = isinstance(net, StackedMLP)
-    params = list(net.parameters())
-    optimizer = adamw(params, settings.lr, settings.weight_decay)
-    n, batch, dim = len(jobs), settings.batch, field_.dim
-    tail_start = settings.steps - max(1, math.ceil(_TAIL_FRACTION * settings.steps))
-    tail = torch.zeros(n, dtype=torch.float64, device=field_.device)
-    clock = time.perf_counter
-    chunk = settings.chunk(field_.device.type)
-    inv_count = 1.0 / (batch * dim)
-    step = 0
-    while step < settings.steps:
-        count = min(chunk, settings.steps - step)
-        t0 = clock()
-        inputs, targets = _make_chunk(field_, jobs, count, batch)  # (count, n, B, d)
-        t1 = clock()
-        timings.teacher_s += t1 - t0
-        for i in range(count):
-            t0 = clock()
-            if stacked:
-                out = net(inputs[i])
-                per_student = (out - targets[i]).square().sum(dim=(1, 2)) * inv_count
-                per_student.sum().backward()
-            else:
-                out = net(inputs[i, 0])
-                per_student = F.mse_loss(out, targets[i, 0]).reshape(1)
-                per_student.backward()
-            t1 = clock()
-            update_(optimizer, net, params, settings.grad_clip, settings.weight_bound, stacked)
-            t2 = clock()
-            timings.forward_backward_s += t1 - t0
-            timings.optimizer_s += t2 - t1
-            if step >= tail_start:
-                tail += per_student.detach().to(torch.float64)
-            step += 1
-    return (tail / (settings.steps - tail_start)).tolist()
+           timings: FitTimings) -> list[float]:
+    """Train ``net`` (an MLP for one job, a StackedMLP for several) with :func:`~distillplan.nn.fit.fit`."""
+    single = len(jobs) == 1 and not isinstance(net, StackedMLP)
+
+    def make_chunk(count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs, targets = _make_chunk(field_, jobs, count, settings.batch)  # (count, n, B, d)
+        return (inputs[:, 0], targets[:, 0]) if single else (inputs, targets)
+
+    result = fit(net, make_chunk, settings)
+    timings += result.timings
+    return result.final_loss
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import DistillPlanError, check_choice, check_finite_array, check_int_at_least, check_positive
+from ..mixture.grids import TEACHER_GRIDS, geometric_nodes, stiff_floor
 from ..nn.runtime import at_most_threads
 from .field import MixtureField
 
@@ -86,32 +87,6 @@ def rk4_nodes_map(field: MixtureField, x: torch.Tensor, nodes: Sequence[float], 
     case ``nodes = t_from + (t_to − t_from)·i/steps``.
     """
     return _map(field, x, _node_stages(nodes), chunk_rows, subspace)
-
-
-def geometric_nodes(t_from: float, steps: int, floor: float) -> np.ndarray:
-    """``steps + 1`` decreasing times: ``steps`` geometric from ``t_from`` down to ``floor``, then 0.
-
-    Near ``t = 0`` the PF velocity's rate on directions orthogonal to the means is ``≈ β/s_t²`` with
-    ``s_t² ≈ σ0² + 2βt``, so a stable RK4 step must shrink with ``t``: a grid geometric in ``t`` keeps
-    ``h·β/s_t²`` bounded all the way to ``floor ≪ σ0²/(2β)`` (see :func:`stiff_floor`), after which
-    ``s_t`` no longer changes and one step to 0 is exact to ``O(floor·β/σ0²)``.
-    """
-    t_from = check_positive("t_from", t_from)
-    steps = check_int_at_least("steps", steps, 2)
-    floor = check_positive("floor", floor)
-    if floor >= t_from:
-        raise DistillPlanError("floor", f"must be < t_from={t_from:g}, got {floor:g}")
-    return np.r_[np.geomspace(t_from, floor, steps), 0.0]
-
-
-def stiff_floor(sigma0: float, beta: float, t_from: float) -> float:
-    """The last nonzero node of an accurate geometric teacher: ``min(10⁻²·σ0²/(2β), 10⁻³·t_from)``."""
-    return min(1e-2 * check_positive("sigma0", sigma0) ** 2 / (2.0 * check_positive("beta", beta)),
-               1e-3 * check_positive("t_from", t_from))
-
-
-TEACHER_GRIDS = ("uniform", "geometric")
-"""How a teacher spaces its RK4 steps: equal steps (the papers) or geometric in t (stable through t → 0)."""
 
 
 def teacher_nodes(field: MixtureField, t_from: float, t_to: float, steps: int, grid: str = "uniform") -> np.ndarray:

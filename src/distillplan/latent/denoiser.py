@@ -22,12 +22,10 @@ process on the training latents. A node's result depends only on its subtree, so
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -35,9 +33,13 @@ from torch import nn
 
 from ..errors import DistillPlanError, check_int_at_least, check_positive
 from ..linear.plan import Plan
-from ..schedules import VPSchedule
+from ..merging.plan_students import Stage, distill_stages
 from ..nn.cache import cache_file, load_state, save_state
+from ..nn.fit import TrainSettings, train
 from ..nn.runtime import resolve_device
+from ..nn.streams import derive_seed, make_generator
+from ..schedules import VPSchedule
+from .config import DenoiserConfig
 
 __all__ = [
     "DenoiserConfig", "DistillConfig", "LatentDenoiser", "StepStudent", "TrainedDenoiser", "teacher_sample",
@@ -46,43 +48,20 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class DenoiserConfig:
-    """Teacher size and training (every field but ``device`` is part of the cache key)."""
-
-    hidden: int = 256
-    depth: int = 3
-    emb_dim: int = 32
-    steps: int = 3000
-    batch_size: int = 256
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        check_int_at_least("teacher_hidden", self.hidden, 4)
-        check_int_at_least("teacher_depth", self.depth, 1)
-        check_int_at_least("emb_dim", self.emb_dim, 2)
-        check_int_at_least("teacher_steps", self.steps, 0)
-        check_int_at_least("batch_size", self.batch_size, 1)
-        check_positive("teacher_lr", self.lr)
-
-    def cache_payload(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "device"}
-
-
-@dataclass(frozen=True)
 class DistillConfig:
-    """The per-stage budget: ``stage_steps`` Adam steps of batch ``batch_size`` at rate ``lr``."""
+    """The per-stage budget of plan-distilled students: ``train_steps`` optimiser steps (0: stages stay copies
+    of their first child) of ``batch`` latents at rate ``lr``; data from the streams ``("data", seed, node)``."""
 
-    stage_steps: int = 300
-    batch_size: int = 256
+    train_steps: int = 300
+    batch: int = 256
     lr: float = 3e-4
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_int_at_least("stage_steps", self.stage_steps, 0)
-        check_int_at_least("stage_batch", self.batch_size, 1)
-        check_positive("stage_lr", self.lr)
+        check_int_at_least("train_steps", self.train_steps, 0)
+        check_int_at_least("batch", self.batch, 1)
+        check_positive("lr", self.lr)
+        check_int_at_least("seed", self.seed, 0)
 
 
 class LatentDenoiser(nn.Module):
@@ -146,40 +125,36 @@ def _forward_noise(model: LatentDenoiser, x0: torch.Tensor, t: torch.Tensor, gen
 
 
 def _make_denoiser(schedule: VPSchedule, lam: np.ndarray, config: DenoiserConfig) -> LatentDenoiser:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with torch.random.fork_rng(devices=[]):  # torch's default initialisation, from the stream ("init", seed)
+        torch.manual_seed(derive_seed("init", config.seed))
         return LatentDenoiser(schedule.alphas, lam, config.hidden, config.depth, config.emb_dim)
 
 
-def fit_denoiser(latents: np.ndarray, schedule: VPSchedule, lam: np.ndarray, config: DenoiserConfig,
-                 progress: Callable[[int, float], None] | None = None) -> tuple[LatentDenoiser, dict]:
-    """Train the teacher on centred ``latents`` (N, d); returns ``(model, metrics)``, model in eval mode."""
+def fit_denoiser(latents: np.ndarray, schedule: VPSchedule, lam: np.ndarray,
+                 config: DenoiserConfig) -> tuple[LatentDenoiser, dict]:
+    """Train the teacher on centred ``latents`` (N, d) with the one training loop (:func:`distillplan.nn.train`:
+    AdamW, lr cosine-decayed to lr/20, no clip), loss ``E_t ||x̂0 − x0||² / mmse_t``; batches, times and noise
+    from the stream ``("data", seed)``. Returns ``(model, metrics)``, the model frozen in eval mode."""
     device = resolve_device(config.device)
     model = _make_denoiser(schedule, lam, config).to(device)
-    x = torch.tensor(np.asarray(latents, dtype=np.float32), device=device)
-    gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(i / max(config.steps, 1), 1.0))))
     start = time.perf_counter()
-    model.train()
-    loss_ema = float("nan")
-    for step in range(config.steps):
-        idx = torch.randint(0, x.shape[0], (min(config.batch_size, x.shape[0]),), generator=gen, device=device)
-        t = torch.randint(1, model.steps + 1, (idx.numel(),), generator=gen, device=device)
-        x0 = x[idx]
-        loss = (((model(_forward_noise(model, x0, t, gen), t) - x0) ** 2) / model.mmse[t]).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        loss_ema = loss.item() if step == 0 else 0.98 * loss_ema + 0.02 * loss.item()
-        if progress is not None and (step % 500 == 0 or step == config.steps - 1):
-            progress(step, loss_ema)
+    loss = math.nan
+    if config.train_steps > 0:
+        x = torch.tensor(np.asarray(latents, dtype=np.float32), device=device)
+        gen = make_generator("data", config.seed, device=device)
+        batch = min(config.batch, x.shape[0])
+
+        def step_loss(step: int) -> torch.Tensor:
+            idx = torch.randint(0, x.shape[0], (batch,), generator=gen, device=device)
+            t = torch.randint(1, model.steps + 1, (batch,), generator=gen, device=device)
+            x0 = x[idx]
+            return (((model(_forward_noise(model, x0, t, gen), t) - x0) ** 2) / model.mmse[t]).mean().reshape(1)
+
+        settings = TrainSettings(config.train_steps, batch, config.lr, grad_clip=None, lr_floor=0.05)
+        loss = train(model, step_loss, settings).final_loss[0]
     model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model, {"teacher_loss": loss_ema, "teacher_train_s": time.perf_counter() - start}
+    model.requires_grad_(False)
+    return model, {"teacher_loss": loss, "teacher_train_s": time.perf_counter() - start}
 
 
 @dataclass
@@ -190,7 +165,7 @@ class TrainedDenoiser:
     metrics: dict
 
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: named random streams and the one training loop
 
 
 def _fingerprint(arr: np.ndarray) -> str:
@@ -201,7 +176,7 @@ def _fingerprint(arr: np.ndarray) -> str:
 
 
 def load_or_train_denoiser(latents: np.ndarray, schedule: VPSchedule, lam: np.ndarray, config: DenoiserConfig, *,
-                           cache_dir=None, progress=None) -> TrainedDenoiser:
+                           cache_dir=None) -> TrainedDenoiser:
     """The teacher for (config, schedule, λ, latents): from the cache when present, else trained and stored."""
     lam = np.asarray(lam, dtype=np.float64)
     payload = {"v": _CACHE_VERSION, "config": config.cache_payload(), "alphas": _fingerprint(schedule.alphas),
@@ -216,7 +191,7 @@ def load_or_train_denoiser(latents: np.ndarray, schedule: VPSchedule, lam: np.nd
         for p in model.parameters():
             p.requires_grad_(False)
         return TrainedDenoiser(model, key, True, dict(state.get("metrics", {})))
-    model, metrics = fit_denoiser(latents, schedule, lam, config, progress)
+    model, metrics = fit_denoiser(latents, schedule, lam, config)
     save_state(path, {"key": key, "state_dict": model.state_dict(), "metrics": metrics})
     return TrainedDenoiser(model, key, False, metrics)
 
@@ -251,58 +226,37 @@ def leaf_student(teacher: LatentDenoiser, t: int) -> StepStudent:
     return student.eval()
 
 
-def _node_seed(seed: int, text: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}|{text}".encode()).digest()[:6], "little")
-
-
 def distill_plan(teacher: LatentDenoiser, plan: Plan, latents: torch.Tensor, config: DistillConfig,
-                 memo: dict | None = None, progress: Callable[[Plan], None] | None = None) -> StepStudent:
-    """Train every stage of ``plan`` (children before parents) and return the root student (z_T → z_0).
+                 memo: dict[str, Stage] | None = None) -> StepStudent:
+    """Train every stage of ``plan`` (:func:`distillplan.merging.distill_plan`: children before parents, warm
+    started from the first child) and return the root student (z_T → z_0).
 
-    ``latents`` are the centred training latents (N, d) on the teacher's device; ``memo`` (subtree
-    text -> trained student) is shared between plans so common subtrees are trained once.
+    A stage at ``[a → b]`` takes ``config.train_steps`` steps of the one training loop (AdamW, no clip) on
+    ``E||S(z_a) − (child_k ∘ … ∘ child_1)(z_a)||²`` with ``z_a`` from the forward process on ``latents`` (centred,
+    (N, d), on the teacher's device). ``memo`` (subtree text → stage) is shared between plans so common subtrees
+    are trained once.
     """
     plan.validate_steps(teacher.steps)
     memo = {} if memo is None else memo
     device = latents.device
 
-    def value(node) -> StepStudent:
-        text = str(node) if isinstance(node, int) else node.to_text()
-        if text in memo:
-            return memo[text]
-        if isinstance(node, int):
-            memo[text] = leaf_student(teacher, node)
-            return memo[text]
-        children = [value(c) for c in node.children]
-        student = copy.deepcopy(children[0])
+    def train_stage(student: StepStudent, node: Plan, target) -> None:
         student.end = node.end
-        for p in student.parameters():
-            p.requires_grad_(True)
-        student.train()
-        gen = torch.Generator(device=device).manual_seed(_node_seed(config.seed, text))
-        opt = torch.optim.Adam(student.parameters(), lr=config.lr)
-        a = node.start
-        for _ in range(config.stage_steps):
-            idx = torch.randint(0, latents.shape[0], (min(config.batch_size, latents.shape[0]),), generator=gen,
-                                device=device)
-            t = torch.full((idx.numel(),), a, dtype=torch.long, device=device)
-            z = _forward_noise(teacher, latents[idx], t, gen)
-            with torch.no_grad():
-                target = z
-                for child in children:
-                    target = child(target)
-            loss = ((student(z) - target) ** 2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        for p in student.parameters():
-            p.requires_grad_(False)
-        memo[text] = student.eval()
-        if progress is not None:
-            progress(node)
-        return memo[text]
+        if config.train_steps == 0:
+            return
+        gen = make_generator("data", config.seed, node.to_text(), device=device)
+        batch = min(config.batch, latents.shape[0])
+        times = torch.full((batch,), node.start, dtype=torch.long, device=device)
 
-    return value(plan)
+        def step_loss(step: int) -> torch.Tensor:
+            idx = torch.randint(0, latents.shape[0], (batch,), generator=gen, device=device)
+            z = _forward_noise(teacher, latents[idx], times, gen)
+            return ((student(z) - target(z)) ** 2).mean().reshape(1)
+
+        train(student, step_loss, TrainSettings(config.train_steps, batch, config.lr, grad_clip=None))
+
+    leaves = {t: leaf_student(teacher, t) for t in plan.leaves()}
+    return distill_stages(plan, leaves.__getitem__, leaves.__getitem__, train_stage, memo)[plan.to_text()].student
 
 
 @torch.no_grad()

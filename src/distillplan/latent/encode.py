@@ -1,7 +1,7 @@
 """Images to latents: a data set encoded by the cached VAE, or a latents file read as it is.
 
-The encoder settings are :data:`DEFAULT_ENCODER` (the VAE of the ``latents`` study's quick preset), so
-``recommend --data digits`` and ``study latents`` share one cached VAE.
+The encoder is :data:`~distillplan.latent.config.DEFAULT_ENCODER` (also the VAE of the ``latents`` study's
+quick preset), so ``recommend --data digits`` and ``study latents`` share one cached VAE.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ import numpy as np
 
 from ..errors import DistillPlanError
 from ..io import read_array
-from .vae import VAEConfig
+from .config import DEFAULT_ENCODER, VAEConfig
 
-__all__ = ["DEFAULT_ENCODER", "DEFAULT_IMAGE_SIZE", "encode_dataset", "load_latents"]
+__all__ = ["DEFAULT_IMAGE_SIZE", "encode_dataset", "load_latents"]
 
-DEFAULT_ENCODER = VAEConfig(latent_dim=16, arch="auto", width=256, steps=2000, batch_size=64, lr=1e-3)
-"""The VAE that encodes image data sets for :func:`load_latents`."""
 DEFAULT_IMAGE_SIZE = 64
 """Side length CelebA images are resized to."""
 

@@ -13,22 +13,22 @@ Per image, loss = recon_scale · N_pix · (w_mse·MSE + w_l1·L1 + w_ssim·(1 �
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
+from ..errors import DistillPlanError
 from ..nn.cache import cache_file, load_state, save_state
+from ..nn.fit import TrainSettings, train
+from ..nn.streams import derive_seed, make_generator
+from .config import VAEConfig
 from ..nn.runtime import resolve_device
 
 __all__ = [
@@ -130,43 +130,6 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0, win_si
 # ----------------------------------------------------------------------------------- model
 
 
-@dataclass(frozen=True)
-class VAEConfig:
-    """How to build and train the VAE (every field is part of the cache key except ``device``).
-
-    ``arch``: ``mlp``, ``conv`` or ``auto`` (conv when both image sides are ≥ 16 and divisible by 8).
-    ``width``: MLP hidden width; for conv, the channels of the deepest layer (halved per level up).
-    """
-
-    latent_dim: int = 16
-    arch: str = "auto"
-    width: int = 256
-    steps: int = 3000
-    batch_size: int = 128
-    lr: float = 1e-3
-    beta: float = 1.0
-    recon_scale: float = 10.0
-    mse_weight: float = 1.0
-    l1_weight: float = 0.16
-    ssim_weight: float = 0.84
-    seed: int = 0
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        check_int_at_least("latent_dim", self.latent_dim, 1)
-        if self.arch not in ("auto", "mlp", "conv"):
-            raise DistillPlanError("vae_arch", f"must be auto, mlp or conv, got {self.arch!r}")
-        check_int_at_least("width", self.width, 8)
-        check_int_at_least("steps", self.steps, 0)
-        check_int_at_least("batch_size", self.batch_size, 1)
-        check_positive("lr", self.lr)
-        for name in ("beta", "recon_scale", "mse_weight", "l1_weight", "ssim_weight"):
-            check_nonnegative(name, getattr(self, name))
-
-    def cache_payload(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "device"}
-
-
 def conv_levels(height: int, width: int) -> int:
     """Number of stride-2 levels of the conv VAE: down to ≥ 4 pixels, at most 4; 0 if it does not fit."""
     levels = 0
@@ -252,34 +215,31 @@ def vae_loss(model: VAE, x: torch.Tensor, config: VAEConfig, generator: torch.Ge
 
 
 def _make_model(shape, config: VAEConfig) -> VAE:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with torch.random.fork_rng(devices=[]):  # torch's default initialisation, from the stream ("init", seed)
+        torch.manual_seed(derive_seed("init", config.seed))
         return VAE(shape, config.latent_dim, config.arch, config.width)
 
 
-def fit_vae(images: np.ndarray, config: VAEConfig, progress: Callable[[int, float], None] | None = None):
-    """Train a VAE on ``images`` (N, C, H, W) in [0, 1] for ``config.steps`` Adam steps (cosine-decayed
-    learning rate); seeded by ``config.seed``. Returns ``(model, metrics)`` with the model in eval mode."""
+def fit_vae(images: np.ndarray, config: VAEConfig) -> tuple[VAE, dict]:
+    """Train a VAE on ``images`` (N, C, H, W) in [0, 1] for ``config.train_steps`` steps of the one training
+    loop (:func:`distillplan.nn.train`; AdamW, lr cosine-decayed to lr/10, no clip); batches and the
+    reparameterisation noise come from the stream ``("data", seed)``. Returns ``(model, metrics)``, eval mode."""
     if images.ndim != 4:
         raise DistillPlanError("dataset", f"the VAE needs images (N, C, H, W), got shape {images.shape}")
     device = resolve_device(config.device)
     model = _make_model(images.shape[1:], config).to(device)
-    data = torch.tensor(np.asarray(images, dtype=np.float32), device=device)
-    gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(i / max(config.steps, 1), 1.0))))
     start = time.perf_counter()
-    model.train()
-    for step in range(config.steps):
-        idx = torch.randint(0, data.shape[0], (min(config.batch_size, data.shape[0]),), generator=gen, device=device)
-        loss, _ = vae_loss(model, data[idx], config, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if progress is not None and (step % 200 == 0 or step == config.steps - 1):
-            progress(step, float(loss))
+    if config.train_steps > 0:
+        data = torch.tensor(np.asarray(images, dtype=np.float32), device=device)
+        gen = make_generator("data", config.seed, device=device)
+        batch = min(config.batch, data.shape[0])
+
+        def step_loss(step: int) -> torch.Tensor:
+            idx = torch.randint(0, data.shape[0], (batch,), generator=gen, device=device)
+            return vae_loss(model, data[idx], config, gen)[0].reshape(1)
+
+        settings = TrainSettings(config.train_steps, batch, config.lr, grad_clip=None, lr_floor=0.1)
+        train(model, step_loss, settings)
     model.eval()
     metrics = evaluate_vae(model, images)
     metrics["train_s"] = time.perf_counter() - start
@@ -329,11 +289,10 @@ class TrainedVAE:
     metrics: dict = field(default_factory=dict)
 
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: named random streams and the one training loop
 
 
-def load_or_train_vae(images: np.ndarray, config: VAEConfig, *, data_fingerprint: str, cache_dir=None,
-                      progress: Callable[[int, float], None] | None = None) -> TrainedVAE:
+def load_or_train_vae(images: np.ndarray, config: VAEConfig, *, data_fingerprint: str, cache_dir=None) -> TrainedVAE:
     """The VAE for (``config``, data): from ``cache_dir`` when present, else :func:`fit_vae` and store it."""
     shape = tuple(int(s) for s in images.shape[1:])
     payload: dict[str, Any] = {"v": _CACHE_VERSION, "config": config.cache_payload(), "data": data_fingerprint,
@@ -346,6 +305,6 @@ def load_or_train_vae(images: np.ndarray, config: VAEConfig, *, data_fingerprint
         model.load_state_dict(state["state_dict"])
         model.eval()
         return TrainedVAE(model, key, path, True, dict(state.get("metrics", {})))
-    model, metrics = fit_vae(images, config, progress)
+    model, metrics = fit_vae(images, config)
     save_state(path, {"key": key, "state_dict": model.state_dict(), "metrics": metrics, "payload": json.dumps(payload)})
     return TrainedVAE(model, key, path, False, metrics)

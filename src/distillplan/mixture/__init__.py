@@ -12,11 +12,14 @@ from .data import fit_isotropic_mixture, paper_means, paper_mixture
 from .grids import (
     DEFAULT_SIGMA_MIN,
     GRID_KINDS,
+    TEACHER_GRIDS,
+    geometric_nodes,
     karras_grid,
     logsnr_grid,
     make_grid,
-    segment_budget,
+    segment_stability,
     stability_grid,
+    stiff_floor,
     uniform_grid,
 )
 from .model import (
@@ -32,8 +35,10 @@ from .model import (
 from .stability import (
     amplification_factor,
     cumulative_stability,
+    cumulative_stability_of,
     cumulative_stability_quadrature,
     lipschitz_bound,
+    lipschitz_bound_of,
     mean_diameter,
 )
 
@@ -58,7 +63,12 @@ __all__ = [
     "karras_grid",
     "logsnr_grid",
     "make_grid",
-    "segment_budget",
+    "segment_stability",
+    "TEACHER_GRIDS",
+    "geometric_nodes",
+    "stiff_floor",
+    "lipschitz_bound_of",
+    "cumulative_stability_of",
     "paper_means",
     "paper_mixture",
     "fit_isotropic_mixture",

@@ -1,13 +1,14 @@
 """Time grids ``T = t_0 > t_1 > … > t_n = 0`` for composing n segment maps (paper 2, §3).
 
 * ``stability`` — uniform in the cumulative stability coordinate: ``A(t_{n−k}) = (k/n) A(T)``, so
-  every segment carries the same budget ``∫L = A(T)/n`` (the paper's stability-balanced grid).
+  every segment carries the same share ``∫L = A(T)/n`` (the paper's stability-balanced grid).
 * ``uniform`` — ``t_k = T (1 − k/n)``.
 * ``karras`` — EDM spacing ``σ_i = (σ_max^{1/ρ} + i/(n−1)(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ`` of the OU
   noise-to-signal ratio ``σ(t) = sqrt(e^{2βt} − 1)``, mapped back by ``t = ln(1 + σ²)/(2β)``, plus 0.
 * ``logsnr`` — uniform in ``λ(t) = −ln(e^{2βt} − 1)`` between ``t = T`` and ``t_min``, plus 0.
 
-All return a :class:`~distillplan.schedules.TimeGrid` with exact endpoints.
+All return a :class:`~distillplan.schedules.TimeGrid` with exact endpoints. The step times of an RK4
+teacher (:data:`TEACHER_GRIDS`) are equal steps or :func:`geometric_nodes` down to :func:`stiff_floor`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from ..errors import DistillPlanError, check_int_at_least, check_positive
 from ..schedules import TimeGrid
 from .model import IsotropicMixture, OUProcess
-from .stability import _cumulative, cumulative_stability, mean_diameter
+from .stability import cumulative_stability, cumulative_stability_of, mean_diameter
 
 __all__ = [
     "GRID_KINDS",
@@ -27,10 +28,15 @@ __all__ = [
     "karras_grid",
     "logsnr_grid",
     "make_grid",
-    "segment_budget",
+    "segment_stability",
+    "TEACHER_GRIDS",
+    "geometric_nodes",
+    "stiff_floor",
 ]
 
 GRID_KINDS = ("stability", "uniform", "karras", "logsnr")
+TEACHER_GRIDS = ("uniform", "geometric")
+"""How an RK4 teacher spaces its steps: equal steps (the papers) or geometric in t (stable through t → 0)."""
 DEFAULT_SIGMA_MIN = 0.002  # EDM's σ_min; also the default lower end of the log-SNR grid
 _MAX_BISECTIONS = 1100  # enough to reach float64 resolution for any t in [0, T]
 
@@ -52,17 +58,17 @@ def stability_grid(mixture: IsotropicMixture, process: OUProcess, n: int) -> Tim
     n = check_int_at_least("n", n, 1)
     beta, sigma0, horizon = process.beta, mixture.sigma0, process.horizon
     d0 = mean_diameter(mixture.means)
-    total = float(_cumulative(horizon, beta, sigma0, d0))
+    total = float(cumulative_stability_of(horizon, beta, sigma0, d0))
     if not total > 0:
         raise DistillPlanError(
-            "mixture", "has zero stability budget A(T) (sigma0 = 1 and all means equal); use another grid kind")
+            "mixture", "has zero stability coordinate A(T) (sigma0 = 1 and all means equal); use another grid kind")
     targets = total * np.arange(n - 1, 0, -1) / n  # interior points, decreasing
     lo, hi = np.zeros_like(targets), np.full_like(targets, horizon)
     for _ in range(_MAX_BISECTIONS):
         mid = 0.5 * (lo + hi)
         if np.all((mid == lo) | (mid == hi)):  # no float64 left between lo and hi
             break
-        below = _cumulative(mid, beta, sigma0, d0) < targets
+        below = cumulative_stability_of(mid, beta, sigma0, d0) < targets
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     times = np.concatenate([[horizon], 0.5 * (lo + hi), [0.0]])
     return _finish(times, horizon, "stability")
@@ -120,8 +126,8 @@ def make_grid(kind: str, n: int, process: OUProcess, mixture: IsotropicMixture |
     return logsnr_grid(process, n, **options)
 
 
-def segment_budget(grid, mixture: IsotropicMixture, process: OUProcess) -> np.ndarray:
-    """Per-segment stability budget ``∫_{t_k}^{t_{k−1}} L = A(t_{k−1}) − A(t_k)``, shape ``(n,)``."""
+def segment_stability(grid, mixture: IsotropicMixture, process: OUProcess) -> np.ndarray:
+    """Per-segment stability share ``∫_{t_k}^{t_{k−1}} L = A(t_{k−1}) − A(t_k)``, shape ``(n,)``."""
     if not isinstance(grid, TimeGrid):
         grid = TimeGrid(np.asarray(grid, dtype=np.float64))
     return -np.diff(cumulative_stability(grid.times, mixture, process))
@@ -131,3 +137,25 @@ def _finish(times: np.ndarray, horizon: float, kind: str) -> TimeGrid:
     times = np.array(times, dtype=np.float64)
     times[0], times[-1] = horizon, 0.0
     return TimeGrid(times, kind=kind)
+
+
+def geometric_nodes(t_from: float, steps: int, floor: float) -> np.ndarray:
+    """``steps + 1`` decreasing times: ``steps`` geometric from ``t_from`` down to ``floor``, then 0.
+
+    Near ``t = 0`` the PF velocity's rate on directions orthogonal to the means is ``≈ β/s_t²`` with
+    ``s_t² ≈ σ0² + 2βt``, so a stable RK4 step must shrink with ``t``: a grid geometric in ``t`` keeps
+    ``h·β/s_t²`` bounded all the way to ``floor ≪ σ0²/(2β)`` (see :func:`stiff_floor`), after which
+    ``s_t`` no longer changes and one step to 0 is exact to ``O(floor·β/σ0²)``.
+    """
+    t_from = check_positive("t_from", t_from)
+    steps = check_int_at_least("steps", steps, 2)
+    floor = check_positive("floor", floor)
+    if floor >= t_from:
+        raise DistillPlanError("floor", f"must be < t_from={t_from:g}, got {floor:g}")
+    return np.r_[np.geomspace(t_from, floor, steps), 0.0]
+
+
+def stiff_floor(sigma0: float, beta: float, t_from: float) -> float:
+    """The last nonzero node of an accurate geometric teacher: ``min(10⁻²·σ0²/(2β), 10⁻³·t_from)``."""
+    return min(1e-2 * check_positive("sigma0", sigma0) ** 2 / (2.0 * check_positive("beta", beta)),
+               1e-3 * check_positive("t_from", t_from))

@@ -85,6 +85,10 @@ class IsotropicMixture:
         sq = (xc * xc).sum(1)[:, None] - 2.0 * xc @ mc.T + (mc * mc).sum(1)[None, :]
         return np.log(self.weights)[None, :] - np.maximum(sq, 0.0) / (2.0 * self.sigma0**2)
 
+    def rms_norm(self) -> float:
+        """``√E||x||² = √(Σ_k π_k ||μ_k||² + d σ0²)``: the root-mean-square norm of a draw."""
+        return float(np.sqrt(self.weights @ np.sum(self.means**2, axis=1) + self.dim * self.sigma0**2))
+
     def log_density(self, x) -> np.ndarray:
         """``log p(x) = logsumexp_k(log π_k − ||x − μ_k||²/(2σ0²)) − (d/2) log(2π σ0²)``."""
         pts, single = self._points(x)

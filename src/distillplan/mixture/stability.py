@@ -24,6 +24,8 @@ __all__ = [
     "cumulative_stability",
     "cumulative_stability_quadrature",
     "amplification_factor",
+    "lipschitz_bound_of",
+    "cumulative_stability_of",
 ]
 
 
@@ -35,12 +37,12 @@ def mean_diameter(means) -> float:
 
 def lipschitz_bound(t, mixture: IsotropicMixture, process: OUProcess):
     """``L(t) = β(|1 − 1/s_t²| + e^{−2βt} D0²/(4 s_t⁴)) ≥ ||J_v(x, t)||₂`` for every x; vectorised over t."""
-    return _lipschitz(check_times(t), process.beta, mixture.sigma0, mean_diameter(mixture.means))
+    return lipschitz_bound_of(check_times(t), process.beta, mixture.sigma0, mean_diameter(mixture.means))
 
 
 def cumulative_stability(t, mixture: IsotropicMixture, process: OUProcess):
     """Closed form ``A(t) = ½|ln(s_t²/σ0²)| + D0²(1 − e^{−2βt})/(8σ0² s_t²)``; vectorised over t."""
-    return _cumulative(check_times(t), process.beta, mixture.sigma0, mean_diameter(mixture.means))
+    return cumulative_stability_of(check_times(t), process.beta, mixture.sigma0, mean_diameter(mixture.means))
 
 
 def cumulative_stability_quadrature(t, mixture: IsotropicMixture, process: OUProcess):
@@ -60,23 +62,25 @@ def cumulative_stability_quadrature(t, mixture: IsotropicMixture, process: OUPro
 def amplification_factor(t_from, t_to, mixture: IsotropicMixture, process: OUProcess):
     """Stability amplification ``exp(|A(t_from) − A(t_to)|)`` of the flow map between the two times.
 
-    Grönwall: ``||Φ(x) − Φ(y)|| ≤ exp(∫ L) ||x − y||``. Overflows to ``inf`` when the budget exceeds
+    Grönwall: ``||Φ(x) − Φ(y)|| ≤ exp(∫ L) ||x − y||``. Overflows to ``inf`` when the integral exceeds
     ~709; use :func:`cumulative_stability` for its logarithm.
     """
-    budget = np.abs(cumulative_stability(t_from, mixture, process) - cumulative_stability(t_to, mixture, process))
+    integral = np.abs(cumulative_stability(t_from, mixture, process) - cumulative_stability(t_to, mixture, process))
     with np.errstate(over="ignore"):
-        return np.exp(budget)
+        return np.exp(integral)
 
 
-# ---------------------------------------------------------------------- raw-parameter kernels
-def _lipschitz(t, beta: float, sigma0: float, d0: float):
+# ---------------------------------------------------------------------- raw-parameter forms
+def lipschitz_bound_of(t, beta: float, sigma0: float, d0: float):
+    """:func:`lipschitz_bound` from the raw parameters ``(β, σ0, D0)`` (no checks; ``t`` may be an array)."""
     decay = np.exp(-2.0 * beta * t)
     s2 = sigma0**2 - (1.0 - sigma0**2) * np.expm1(-2.0 * beta * t)
     # |1 − 1/s²| = |s² − 1|/s² = e |1 − σ0²| / s²  (no cancellation)
     return beta * (decay * abs(1.0 - sigma0**2) / s2 + decay * d0**2 / (4.0 * s2 * s2))
 
 
-def _cumulative(t, beta: float, sigma0: float, d0: float):
+def cumulative_stability_of(t, beta: float, sigma0: float, d0: float):
+    """:func:`cumulative_stability` from the raw parameters ``(β, σ0, D0)`` (no checks; ``t`` may be an array)."""
     grown = -np.expm1(-2.0 * beta * t)  # 1 − e^{−2βt}
     s02 = sigma0**2
     s2 = s02 + (1.0 - s02) * grown
@@ -92,7 +96,7 @@ def _quadrature_one(t: float, beta: float, sigma0: float, d0: float) -> float:
 
     def integrand(w: float) -> float:
         ew = np.exp(w)
-        return float(_lipschitz(scale * (ew - 1.0), beta, sigma0, d0)) * scale * ew
+        return float(lipschitz_bound_of(scale * (ew - 1.0), beta, sigma0, d0)) * scale * ew
 
     value, _ = quad(integrand, 0.0, np.log1p(t / scale), epsabs=0.0, epsrel=1e-13, limit=500)
     return value

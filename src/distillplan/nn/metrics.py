@@ -7,13 +7,18 @@
   so for alternating ReLU/ReQU networks the product is a capacity proxy, not a bound.
 * :func:`affine_fit` — the least-squares affine map from inputs to teacher outputs: its relMSE is
   the error floor of any affine student (the part of a target that is "only" a linear gain).
+* :func:`relative_mse` / :func:`batched_relative_mse` — ``Σ_i ||ŷ_i − y_i||² / Σ_i ||y_i||²`` (a ratio of
+  sums, float64 accumulators), on two tensors or over many draws in batches.
 * :func:`parameter_count` — trainable scalars of a network.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
 
 import torch
 
@@ -21,7 +26,8 @@ from torch import nn
 
 from ..errors import DistillPlanError, check_int_at_least
 
-__all__ = ["jacobian_spectral_norms", "weight_spectral_product", "affine_fit", "parameter_count"]
+__all__ = ["jacobian_spectral_norms", "weight_spectral_product", "affine_fit", "parameter_count", "relative_mse",
+           "squared_error_sums", "batched_relative_mse", "RelativeErrors"]
 
 
 def jacobian_spectral_norms(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -78,3 +84,57 @@ def affine_fit(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 def parameter_count(net: nn.Module) -> int:
     """Number of trainable scalars of ``net``."""
     return int(sum(p.numel() for p in net.parameters() if p.requires_grad))
+
+
+def squared_error_sums(pred: torch.Tensor, ref: torch.Tensor, dims: tuple[int, ...] | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(Σ ||pred − ref||², Σ ||ref||²)`` in float64, summed over ``dims`` (default: every axis)."""
+    if pred.shape != ref.shape:
+        raise DistillPlanError("pred", f"shape {tuple(pred.shape)} differs from reference {tuple(ref.shape)}")
+    dims = tuple(range(ref.dim())) if dims is None else dims
+    ref64 = ref.to(torch.float64)
+    diff = pred.to(torch.float64) - ref64
+    return diff.square().sum(dims), ref64.square().sum(dims)
+
+
+def relative_mse(pred: torch.Tensor, ref: torch.Tensor) -> float:
+    """``Σ ||pred − ref||² / Σ ||ref||²`` over all rows (float64 sums)."""
+    err, norm = squared_error_sums(pred, ref)
+    return float(err / norm)
+
+
+@dataclass(frozen=True)
+class RelativeErrors:
+    """relMSE of each named prediction against one reference, and the reference's RMS norm ``√(Σ||y||²/N)``.
+
+    Scalars, or arrays over the leading group axis when the draws were grouped (one value per student)."""
+
+    relmse: dict[str, float | np.ndarray]
+    reference_rms: float | np.ndarray
+
+
+@torch.no_grad()
+def batched_relative_mse(draw: Callable[[int], tuple[torch.Tensor, Mapping[str, torch.Tensor]]], samples: int,
+                         batch_rows: int = 8192, grouped: bool = False) -> RelativeErrors:
+    """:func:`relative_mse` of every prediction over ``samples`` draws, ``batch_rows`` at a time.
+
+    ``draw(rows) -> (reference, {name: prediction})`` returns ``rows`` fresh draws along axis 0, or along
+    axis 1 with ``grouped`` (shape ``(n, rows, d)``: n students scored separately).
+    """
+    samples = check_int_at_least("samples", samples, 1)
+    batch_rows = check_int_at_least("batch_rows", batch_rows, 1)
+    errors: dict[str, torch.Tensor] = {}
+    norm = None
+    for done in range(0, samples, batch_rows):
+        ref, preds = draw(min(batch_rows, samples - done))
+        dims = tuple(range(1 if grouped else 0, ref.dim()))
+        ref_sq = ref.to(torch.float64).square().sum(dims)
+        norm = ref_sq if norm is None else norm + ref_sq
+        for name, pred in preds.items():
+            err = squared_error_sums(pred, ref, dims)[0]
+            errors[name] = err if name not in errors else errors[name] + err
+
+    def plain(value: torch.Tensor) -> float | np.ndarray:
+        return value.cpu().numpy() if grouped else float(value)
+
+    return RelativeErrors({name: plain(err / norm) for name, err in errors.items()}, plain((norm / samples).sqrt()))

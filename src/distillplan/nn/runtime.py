@@ -1,5 +1,6 @@
-"""CPU runtime settings for one run: torch's thread count and flushing subnormal floats.
+"""Runtime policy of one run: the device, torch's thread count and flushing subnormal floats.
 
+Devices are ``auto | cpu | cuda | cuda:<i> | mps`` (:func:`resolve_device`, availability checked).
 ``threads = 0`` means automatic: ``$DISTILLPLAN_THREADS`` when set, else 1 inside a worker
 process of a sweep's process pool (the pool already runs one run per core by default, and
 oversubscribing OpenMP threads slows everything down), else every core.
@@ -14,7 +15,7 @@ from typing import Iterator
 
 import torch
 
-from ..errors import DistillPlanError, check_int_at_least
+from ..errors import DistillPlanError, check_device, check_int_at_least
 
 __all__ = ["THREADS_ENV", "resolve_device", "resolve_threads", "torch_threads", "at_most_threads", "flush_denormals",
            "cpu_runtime"]
@@ -22,17 +23,28 @@ __all__ = ["THREADS_ENV", "resolve_device", "resolve_threads", "torch_threads", 
 THREADS_ENV = "DISTILLPLAN_THREADS"
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; anything else is passed to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise DistillPlanError("device", f"unknown device {device!r}; use cpu, cuda or auto") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DistillPlanError("device", "cuda was asked for but is not available; use cpu or auto")
-    return dev
+def resolve_device(spec: str = "auto", argument: str = "device") -> torch.device:
+    """The torch device for ``spec``: ``auto`` (the first available of cuda, mps, cpu), ``cpu``, ``cuda``,
+    ``cuda:<i>`` or ``mps``; a device this machine lacks raises :class:`DistillPlanError` naming ``argument``."""
+    spec = check_device(argument, spec)
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if _mps_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            found = "no CUDA device" if count == 0 else f"{count} CUDA device(s)"
+            raise DistillPlanError(argument, f"{spec} is not available ({found} on this machine); use auto or cpu")
+    elif device.type == "mps" and not _mps_available():
+        raise DistillPlanError(argument, "mps is not available on this machine; use auto or cpu")
+    return device
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
 
 
 def resolve_threads(requested: int = 0) -> int:

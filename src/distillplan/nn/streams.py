@@ -1,35 +1,57 @@
-"""Deterministic per-purpose seeds and ``torch.Generator`` s derived from a run's seed.
+"""Random streams: one ``torch.Generator`` per named purpose, derived from the run's seed and indices.
 
-Every random stream of a training run (each student's initialisation, each segment's training
-data, the evaluation samples) gets its own generator, seeded by hashing a tuple of integers with
-numpy's ``SeedSequence``. A stream therefore depends only on its own key, never on the order in
-which other streams were used, so training students one by one or as one batch draws the same
-numbers.
+A stream is ``(purpose, *key)``: a purpose name from :data:`PURPOSES` (what the numbers are for) and a
+key of integers or strings (the run's seed, a segment index, a subtree's bracket text, ...). Its seed is
+
+    derive_seed(purpose, *key) = first 63 bits of SeedSequence([h(purpose), h(k_1), …]),
+
+with ``h`` the identity on non-negative integers and the first 32 bits of sha256 on strings (purposes
+and text keys are hashed into the SeedSequence entropy; integers enter as they are). A stream therefore
+depends only on its own name and key, never on the order in which other streams were used: training n
+students one by one or as one batch draws the same numbers, and adding a stream changes no other.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
-from ..errors import check_int_at_least
+from ..errors import DistillPlanError, check_int_at_least
 
-__all__ = ["derive_seed", "make_generator", "STREAM_INIT", "STREAM_DATA", "STREAM_LOCAL", "STREAM_EVAL"]
+__all__ = ["PURPOSES", "derive_seed", "make_generator", "numpy_generator"]
 
-# Stream tags (the first entry of every key), so two purposes never share a stream.
-STREAM_INIT = 1
-STREAM_DATA = 2
-STREAM_LOCAL = 3
-STREAM_EVAL = 4
+PURPOSES = {
+    "init": "initial weights of a student",
+    "data": "training samples (inputs and noise) of a student",
+    "eval": "held-out evaluation samples",
+    "local-eval": "per-segment evaluation samples",
+    "probe": "test points of a measurement (Jacobians, affine fits, branch counts)",
+    "noise": "starting noise of samplers compared on the same draws",
+}
+"""Stream purposes and what each draws."""
 
 
-def derive_seed(*key: int) -> int:
-    """A 63-bit seed from a tuple of non-negative integers (``SeedSequence(key)`` entropy mixing)."""
-    values = [check_int_at_least("seed", k, 0) for k in key]
-    state = np.random.SeedSequence(values).generate_state(2, dtype=np.uint32)
+def derive_seed(purpose: str, *key: int | str) -> int:
+    """The 63-bit seed of stream ``(purpose, *key)`` (see the module docstring)."""
+    if purpose not in PURPOSES:
+        raise DistillPlanError("purpose", f"unknown stream purpose {purpose!r}; choose from {sorted(PURPOSES)}")
+    entropy = [_entropy(purpose)] + [_entropy(k) if isinstance(k, str) else check_int_at_least("seed", k, 0)
+                                     for k in key]
+    state = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1])) & (2**63 - 1)
 
 
-def make_generator(*key: int, device: str | torch.device = "cpu") -> torch.Generator:
-    """A ``torch.Generator`` on ``device`` seeded with :func:`derive_seed` of ``key``."""
-    return torch.Generator(device=device).manual_seed(derive_seed(*key))
+def make_generator(purpose: str, *key: int | str, device: str | torch.device = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with :func:`derive_seed` ``(purpose, *key)``."""
+    return torch.Generator(device=device).manual_seed(derive_seed(purpose, *key))
+
+
+def numpy_generator(purpose: str, *key: int | str) -> np.random.Generator:
+    """A numpy ``Generator`` (PCG64) seeded with :func:`derive_seed` ``(purpose, *key)``."""
+    return np.random.default_rng(derive_seed(purpose, *key))
+
+
+def _entropy(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:4], "little")

@@ -23,7 +23,7 @@ from ..errors import DistillPlanError, check_int_at_least, check_positive
 from ..export import export_document, from_ou_grid, from_vp_indices, plan_boundaries
 from ..linear import LinearTeacher, MergeModel
 from ..linear.compare import compare_strategies
-from ..mixture import OUProcess, segment_budget, stability_grid, uniform_grid
+from ..mixture import OUProcess, segment_stability, stability_grid, uniform_grid
 from ..mixture.data import fit_isotropic_mixture
 from ..mixture.stability import cumulative_stability
 from ..plots import save_figure
@@ -78,7 +78,7 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
     mixture = fit_isotropic_mixture(fit_rows, components=components, seed=seed)
     process = OUProcess(beta, horizon)
     grids = {"stability": stability_grid(mixture, process, n_seg), "uniform": uniform_grid(n_seg, horizon)}
-    budgets = {k: segment_budget(g, mixture, process) for k, g in grids.items()}
+    budgets = {k: segment_stability(g, mixture, process) for k, g in grids.items()}
 
     exports = {"grid": export_document(from_ou_grid(grids["stability"].times, beta)),
                "plan": export_document(from_vp_indices(plan_boundaries(opt.plan), sched))}

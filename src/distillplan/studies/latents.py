@@ -3,15 +3,15 @@
 One run (``run(config, seed)``):
 
 1. load the dataset (:func:`distillplan.data.load_dataset`) and train — or load from the cache — a
-   small VAE (:mod:`distillplan.train.vae`; skipped for ``npy:`` latents);
+   small VAE (:mod:`distillplan.latent.vae`; skipped for ``npy:`` latents);
 2. encode the posterior means, centre them per coordinate and take their variances λ_i (the
    diagonal Λ of the paper; reported: the share of λ_i ≤ 1);
 3. **linear** (the paper): the optimal plan for ``LinearTeacher(VPSchedule.cosine(T), λ)`` under
    ``MergeModel(budget)`` and the four canonical strategies; one-step samples z_0 = M_root ⊙ z_T and
    the teacher's P* ⊙ z_T from the same noise z_T ~ N(0, r_T²); L2 to the teacher's samples;
 4. **trained** (beyond the paper): a nonlinear MLP diffusion teacher on the latents
-   (:mod:`distillplan.train.latent_diffusion`, DDIM with T steps) and MLP students distilled along
-   each plan with ``stage_steps`` Adam steps per stage (warm-started from their first child);
+   (:mod:`distillplan.latent.denoiser`, DDIM with T steps) and MLP students distilled along
+   each plan with ``train_steps`` optimiser steps per stage (warm-started from their first child);
    L2 of their one-step samples to the teacher's DDIM samples from the same noise;
 5. decode the first ``n_show`` samples of every method.
 
@@ -29,17 +29,20 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..data import load_dataset, parse_dataset
-from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
-from ..linear import LinearTeacher, MergeModel
+from ..errors import DistillPlanError
+from ..latent.config import DEFAULT_ENCODER, DenoiserConfig, VAEConfig
+from ..linear import LinearTeacher
 from ..linear.compare import compare_strategies
 from ..linear.strategies import STRATEGIES
-from ..plots import save_figure
+from ..nn.streams import numpy_generator
+from ..plots import pyplot, save_figure
 from ..runner import Study, Sweep
-from ..schedules import VPSchedule
+from ._kit import BOOL, MAX_STEPS, Int, MergeSpec, OneOf, Real, RuntimeSpec
 
 __all__ = ["LatentsConfig", "METHODS", "PLANS", "STUDY", "paper", "quick", "run", "latents_figures",
            "latents_tables", "write_outputs"]
@@ -50,73 +53,98 @@ METHODS = ("teacher", *PLANS)
 MODELS = ("linear", "trained")
 
 
+class _Dataset:
+    """A data set spec (:func:`distillplan.data.parse_dataset`)."""
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise DistillPlanError(name, f"must be a data set name, got {value!r}")
+        parse_dataset(value)
+        return value
+
+    def __str__(self) -> str:
+        return "digits | patches[:SIZE] | folder:PATH | npy:PATH | celeba:ROOT"
+
+
+class _Text:
+    """Any string."""
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise DistillPlanError(name, f"must be a string, got {value!r}")
+        return value
+
+    def __str__(self) -> str:
+        return "text"
+
+
 @dataclass(frozen=True)
-class LatentsConfig:
+class LatentsConfig(MergeSpec, RuntimeSpec):
     """Settings of one ``latents`` run. Defaults are the ``quick`` preset (digits, CPU, minutes).
 
     dataset: ``digits | patches[:SIZE] | folder:PATH | npy:PATH | celeba:ROOT``; image_size: CelebA
     resize; max_images: keep the first N items (0 = all). vae_*: the VAE (``vae_width``: MLP width
-    or deepest conv channels; loss weights as in :mod:`distillplan.train.vae`). steps: teacher
-    steps T; budget: the linear model's optimization time s per stage; lam_floor: λ_i below it are
-    raised to it (collapsed latent coordinates). teacher_*: the nonlinear latent teacher;
-    stage_*: the per-stage budget of the trained students (Adam steps, batch, learning rate);
+    or deepest conv channels; loss weights as in :mod:`distillplan.latent.vae`; defaults are
+    :data:`~distillplan.latent.config.DEFAULT_ENCODER`, the encoder ``recommend`` uses). teacher_steps:
+    teacher steps T; budget: the linear model's optimization time s per stage; lam_floor: λ_i below it are
+    raised to it (collapsed latent coordinates). teacher_*: the nonlinear latent teacher (``teacher_train_steps``
+    optimiser steps); train_steps, batch, lr: the per-stage budget of the trained students;
     train_students: False skips the trained part. n_samples: noise draws for the L2 means;
     n_show: columns of the sample figure. cache_dir: trained weights ("" = $DISTILLPLAN_CACHE or
-    ~/.cache/distillplan). device: cpu, cuda or auto. threads: torch CPU threads during the run
-    (0 = leave torch's setting; 1 is fastest for these small models on a shared machine).
+    ~/.cache/distillplan). threads: 1 is fastest for these small models on a shared machine.
     """
 
     dataset: str = "digits"
     image_size: int = 64
     max_images: int = 0
-    latent_dim: int = 16
-    vae_arch: str = "auto"
-    vae_width: int = 256
-    vae_steps: int = 2000
-    vae_batch: int = 64
-    vae_lr: float = 1e-3
-    vae_beta: float = 1.0
-    recon_scale: float = 10.0
-    mse_weight: float = 1.0
-    l1_weight: float = 0.16
-    ssim_weight: float = 0.84
-    steps: int = 16
-    budget: float = 6.4
+    latent_dim: int = DEFAULT_ENCODER.latent_dim
+    vae_arch: str = DEFAULT_ENCODER.arch
+    vae_width: int = DEFAULT_ENCODER.width
+    vae_train_steps: int = DEFAULT_ENCODER.train_steps
+    vae_batch: int = DEFAULT_ENCODER.batch
+    vae_lr: float = DEFAULT_ENCODER.lr
+    vae_beta: float = DEFAULT_ENCODER.beta
+    recon_scale: float = DEFAULT_ENCODER.recon_scale
+    mse_weight: float = DEFAULT_ENCODER.mse_weight
+    l1_weight: float = DEFAULT_ENCODER.l1_weight
+    ssim_weight: float = DEFAULT_ENCODER.ssim_weight
+    teacher_steps: int = 16
     lam_floor: float = 1e-4
     teacher_hidden: int = 256
     teacher_depth: int = 3
-    teacher_steps: int = 2000
+    teacher_train_steps: int = 2000
     teacher_batch: int = 256
     teacher_lr: float = 1e-3
-    stage_steps: int = 200
-    stage_batch: int = 256
-    stage_lr: float = 3e-4
+    train_steps: int = 200
+    batch: int = 256
+    lr: float = 3e-4
     train_students: bool = True
     n_samples: int = 1000
     n_show: int = 8
     cache_dir: str = ""
-    device: str = "cpu"
     threads: int = 1
 
-    def __post_init__(self) -> None:
-        parse_dataset(self.dataset)
-        for name, minimum in (("image_size", 4), ("max_images", 0), ("latent_dim", 1), ("vae_width", 8),
-                              ("vae_steps", 0), ("vae_batch", 1), ("steps", 2), ("teacher_hidden", 4),
-                              ("teacher_depth", 1), ("teacher_steps", 0), ("teacher_batch", 1),
-                              ("stage_steps", 0), ("stage_batch", 1), ("n_samples", 2), ("n_show", 1), ("threads", 0)):
-            check_int_at_least(name, getattr(self, name), minimum)
-        for name in ("vae_lr", "teacher_lr", "stage_lr", "lam_floor"):
-            check_positive(name, getattr(self, name))
-        for name in ("vae_beta", "recon_scale", "mse_weight", "l1_weight", "ssim_weight", "budget"):
-            check_nonnegative(name, getattr(self, name))
-        if self.vae_arch not in ("auto", "mlp", "conv"):
-            raise DistillPlanError("vae_arch", f"must be auto, mlp or conv, got {self.vae_arch!r}")
+    RANGES: ClassVar[dict[str, Any]] = dict(
+        dataset=_Dataset(), image_size=Int(4, 1024), max_images=Int(0, 10_000_000), latent_dim=Int(1, 4096),
+        vae_arch=OneOf(("auto", "mlp", "conv")), vae_width=Int(8, 8192), vae_train_steps=Int(0, MAX_STEPS),
+        vae_batch=Int(1, 100_000), vae_lr=Real(0.0, 10.0, open_lo=True), vae_beta=Real(0.0, 1e6),
+        recon_scale=Real(0.0, 1e6), mse_weight=Real(0.0, 1e6), l1_weight=Real(0.0, 1e6), ssim_weight=Real(0.0, 1e6),
+        teacher_steps=Int(2, 1024), lam_floor=Real(0.0, 1e6, open_lo=True), teacher_hidden=Int(4, 16384),
+        teacher_depth=Int(1, 64), teacher_train_steps=Int(0, MAX_STEPS), teacher_batch=Int(1, 100_000),
+        teacher_lr=Real(0.0, 10.0, open_lo=True), train_steps=Int(0, MAX_STEPS), batch=Int(1, 100_000),
+        lr=Real(0.0, 10.0, open_lo=True), train_students=BOOL, n_samples=Int(2, 1_000_000), n_show=Int(1, 64),
+        cache_dir=_Text())
+
+    def check(self) -> None:
         if self.n_show > self.n_samples:
             raise DistillPlanError("n_show", f"must be <= n_samples={self.n_samples}, got {self.n_show}")
-        if self.device not in ("cpu", "auto") and not self.device.startswith("cuda"):
-            raise DistillPlanError("device", f"must be cpu, cuda[:N] or auto, got {self.device!r}")
-        if not isinstance(self.train_students, bool):
-            raise DistillPlanError("train_students", f"must be true or false, got {self.train_students!r}")
+
+    def vae(self, seed: int):
+        """The :class:`~distillplan.latent.config.VAEConfig` of this run."""
+        return VAEConfig(latent_dim=self.latent_dim, arch=self.vae_arch, width=self.vae_width,
+                         train_steps=self.vae_train_steps, batch=self.vae_batch, lr=self.vae_lr, beta=self.vae_beta,
+                         recon_scale=self.recon_scale, mse_weight=self.mse_weight, l1_weight=self.l1_weight,
+                         ssim_weight=self.ssim_weight, seed=seed, device=self.device)
 
 
 # ----------------------------------------------------------------------------------- run
@@ -153,24 +181,7 @@ def _l2(samples: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
 
 def run(config: LatentsConfig, seed: int) -> list[dict]:
     """One run of the study (see the module docstring); deterministic given (config, seed)."""
-    import torch
-
-    before = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
-        return _run(config, seed)
-    finally:
-        torch.set_num_threads(before)
-
-
-def _run(config: LatentsConfig, seed: int) -> list[dict]:
-    import torch
-
-    from ..latent import denoiser as ld
-    from ..latent import vae as vae_mod
     from ..nn.cache import default_cache_dir
-    from ..nn.runtime import resolve_device
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -179,6 +190,15 @@ def _run(config: LatentsConfig, seed: int) -> list[dict]:
     ds = load_dataset(config.dataset, image_size=config.image_size, limit=config.max_images or None,
                       cache_dir=cache_root)
     timings["load_s"] = time.perf_counter() - t0
+    with config.runtime() as (device, _):
+        return _run(config, seed, ds, device, cache_dir, timings)
+
+
+def _run(config: LatentsConfig, seed: int, ds, device, cache_dir, timings: dict[str, float]) -> list[dict]:
+    import torch
+
+    from ..latent import denoiser as ld
+    from ..latent import vae as vae_mod
 
     # 1-2. encode, centre, variances
     t0 = time.perf_counter()
@@ -187,12 +207,8 @@ def _run(config: LatentsConfig, seed: int) -> list[dict]:
     if ds.is_latent:
         mu = ds.data.astype(np.float64)
     else:
-        vcfg = vae_mod.VAEConfig(
-            latent_dim=config.latent_dim, arch=config.vae_arch, width=config.vae_width, steps=config.vae_steps,
-            batch_size=config.vae_batch, lr=config.vae_lr, beta=config.vae_beta, recon_scale=config.recon_scale,
-            mse_weight=config.mse_weight, l1_weight=config.l1_weight, ssim_weight=config.ssim_weight, seed=seed,
-            device=config.device)
-        trained = vae_mod.load_or_train_vae(ds.data, vcfg, data_fingerprint=ds.fingerprint, cache_dir=cache_dir)
+        trained = vae_mod.load_or_train_vae(ds.data, config.vae(seed), data_fingerprint=ds.fingerprint,
+                                            cache_dir=cache_dir)
         vae = trained.model
         info = {"vae_cached": trained.cached, "vae_arch": vae.arch,
                 "vae_recon_mse": trained.metrics.get("recon_mse"), "vae_recon_ssim": trained.metrics.get("recon_ssim")}
@@ -206,17 +222,16 @@ def _run(config: LatentsConfig, seed: int) -> list[dict]:
 
     # 3. linear: plans, analytic errors, one-step samples from shared noise
     t0 = time.perf_counter()
-    schedule = VPSchedule.cosine(config.steps)
+    schedule = config.vp_schedule()
     teacher = LinearTeacher(schedule, lam)
-    cmp = compare_strategies(teacher, MergeModel(config.budget))
+    cmp = compare_strategies(teacher, config.model())
     timings["plan_s"] = time.perf_counter() - t0
     plans = {name: res.plan for name, res in cmp.strategies.items()}
     plans["optimal"] = cmp.optimal.plan
     roots = {name: res.root for name, res in cmp.strategies.items()}
     roots["optimal"] = cmp.optimal.evaluation.root
     evals = {**cmp.strategies, "optimal": cmp.optimal.evaluation}
-    rng = np.random.default_rng([int(seed), 20250516])
-    z_T = rng.standard_normal((config.n_samples, d)) * np.sqrt(teacher.r2[-1])
+    z_T = numpy_generator("noise", seed).standard_normal((config.n_samples, d)) * np.sqrt(teacher.r2[-1])
     linear = {"teacher": z_T * teacher.surrogate()}
     for name in PLANS:
         linear[name] = z_T * roots[name]
@@ -224,10 +239,10 @@ def _run(config: LatentsConfig, seed: int) -> list[dict]:
     # 4. trained: nonlinear teacher and distilled students
     trained_samples: dict[str, np.ndarray] = {}
     if config.train_students:
-        device = resolve_device(config.device)
         t0 = time.perf_counter()
-        tcfg = ld.DenoiserConfig(hidden=config.teacher_hidden, depth=config.teacher_depth, steps=config.teacher_steps,
-                                 batch_size=config.teacher_batch, lr=config.teacher_lr, seed=seed, device=config.device)
+        tcfg = DenoiserConfig(hidden=config.teacher_hidden, depth=config.teacher_depth,
+                              train_steps=config.teacher_train_steps, batch=config.teacher_batch, lr=config.teacher_lr,
+                              seed=seed, device=config.device)
         nl = ld.load_or_train_denoiser(x.astype(np.float32), schedule, lam, tcfg, cache_dir=cache_dir)
         info.update({"teacher_cached": nl.cached, "teacher_loss": nl.metrics.get("teacher_loss")})
         timings["teacher_s"] = time.perf_counter() - t0
@@ -235,8 +250,7 @@ def _run(config: LatentsConfig, seed: int) -> list[dict]:
         zt = torch.tensor(z_T, dtype=torch.float32, device=device)
         trained_samples["teacher"] = ld.teacher_sample(nl.model, zt).double().cpu().numpy()
         lat = torch.tensor(x, dtype=torch.float32, device=device)
-        dcfg = ld.DistillConfig(stage_steps=config.stage_steps, batch_size=config.stage_batch, lr=config.stage_lr,
-                                seed=seed)
+        dcfg = ld.DistillConfig(train_steps=config.train_steps, batch=config.batch, lr=config.lr, seed=seed)
         memo: dict = {}
         for name in PLANS:
             root = ld.distill_plan(nl.model, plans[name], lat, dcfg, memo)
@@ -261,7 +275,7 @@ def _run(config: LatentsConfig, seed: int) -> list[dict]:
     spearman = (_spearman([l2["linear"][k][0] for k in PLANS], [l2["trained"][k][0] for k in PLANS])
                 if config.train_students else None)
     summary = {
-        "run": _run_id(config, seed), "dataset": config.dataset, "steps": config.steps, "dim": d, "lam_share_le1": float(np.mean(lam_raw <= 1.0)),
+        "run": _run_id(config, seed), "dataset": config.dataset, "teacher_steps": config.teacher_steps, "dim": d, "lam_share_le1": float(np.mean(lam_raw <= 1.0)),
         "lam_min": float(lam_raw.min()), "lam_median": float(np.median(lam_raw)), "lam_max": float(lam_raw.max()),
         "n_floored": int(np.sum(lam_raw < config.lam_floor)),
         "optimal_plan": cmp.optimal.plan.to_text(), "optimal_equals": cmp.equals or "",
@@ -301,15 +315,6 @@ def _run(config: LatentsConfig, seed: int) -> list[dict]:
 # ----------------------------------------------------------------------------------- outputs
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _by_run(rows: list[dict]) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {}
     for row in rows:
@@ -319,7 +324,7 @@ def _by_run(rows: list[dict]) -> dict[str, list[dict]]:
 
 
 def _sample_figure(run_rows: list[dict], model_name: str, path: Path) -> Path | None:
-    plt = _pyplot()
+    plt = pyplot()
     rows = [r for m in METHODS for r in run_rows if r["model"] == model_name and r["method"] == m]
     if not rows:
         return None
@@ -350,7 +355,7 @@ def _sample_figure(run_rows: list[dict], model_name: str, path: Path) -> Path | 
         axes[0, 0].set_xlabel("largest-λ coordinate")
     first = rows[0]
     what = "linear model (paper)" if model_name == "linear" else "trained MLP teacher and students"
-    fig.suptitle(f"{first.get('dataset', '')}: one-step samples, {what}; T={first.get('steps', '')}, same noise per column",
+    fig.suptitle(f"{first.get('dataset', '')}: one-step samples, {what}; T={first.get('teacher_steps', '')}, same noise per column",
                  fontsize=9)
     save_figure(fig, path, dpi=120)
     return path
@@ -360,7 +365,7 @@ def _lambda_histogram(run_rows: list[dict], path: Path) -> Path | None:
     lam_rows = [r for r in run_rows if r.get("lams")]
     if not lam_rows:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     lams = np.asarray(lam_rows[0]["lams"], dtype=float)
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.hist(lams, bins=min(40, max(8, lams.size // 2)), color="tab:blue", alpha=0.8)
@@ -405,7 +410,7 @@ def latents_tables(rows: list[dict]) -> dict[str, list[dict]]:
     config_fields = [f.name for f in dataclasses.fields(LatentsConfig)]
     varying = [f for f in config_fields
                if len({json.dumps(r.get(f), sort_keys=True) for r in rows if "run" in r}) > 1 and f != "dataset"]
-    label_fields = ["dataset", "steps", *[f for f in varying if f != "steps"]]
+    label_fields = ["dataset", "teacher_steps", *[f for f in varying if f != "teacher_steps"]]
     by_config: dict[str, dict] = {}
     for run_rows in groups.values():
         first = run_rows[0]
@@ -468,7 +473,7 @@ def write_outputs(rows: list[dict], out_dir) -> list[Path]:
 
 
 def quick() -> Sweep:
-    """Digits (8×8), 16 latents, T = 16, trained students with 200 Adam steps per stage; CPU, minutes."""
+    """Digits (8×8), 16 latents, T = 16, trained students with 200 optimiser steps per stage; CPU, minutes."""
     return Sweep("latents", [LatentsConfig()], seeds=(0,))
 
 
@@ -480,8 +485,9 @@ def paper() -> Sweep:
     11 min for the VAE, 2 min for the teacher and 12 min for distilling the five plans."""
     return Sweep("latents", [LatentsConfig(
         dataset="celeba:data", image_size=64, max_images=50000, latent_dim=128, vae_arch="conv", vae_width=256,
-        vae_steps=30000, vae_batch=128, steps=32, teacher_hidden=1024, teacher_depth=4, teacher_steps=50000,
-        teacher_batch=1024, stage_steps=2000, stage_batch=1024, n_samples=4096, n_show=10, device="auto",
+        vae_train_steps=30000, vae_batch=128, teacher_steps=32, teacher_hidden=1024, teacher_depth=4,
+        teacher_train_steps=50000, teacher_batch=1024, train_steps=2000, batch=1024, n_samples=4096, n_show=10,
+        device="auto",
     )], seeds=(0,))
 
 

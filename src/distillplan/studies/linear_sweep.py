@@ -41,17 +41,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
-from ..linear import LinearTeacher, MergeModel
+from ..linear import LinearTeacher
 from ..linear.compare import compare_strategies
 from ..linear.plan import Plan
 from ..linear.strategies import STRATEGIES
-from ..plots import save_figure
+from ..plots import STRATEGY_COLOURS, pyplot, save_arc_grid, save_figure
 from ..runner import Study, Sweep, grid
-from ..schedules import SCHEDULES, make_schedule
+from ._kit import Int, MergeSpec, Real
 
 __all__ = ["LinearSweepConfig", "run", "STUDY", "winners_table", "winner_grid", "timing_table", "figures",
            "QUICK_LAMS", "PAPER_LAMS", "CATEGORIES"]
@@ -67,46 +67,29 @@ PAPER_LAMS = tuple(sorted(
 ))
 NON_CANONICAL = "non-canonical"
 CATEGORIES = ("boot", "vanilla", "progressive", "consistency", NON_CANONICAL)
-COLORS = {"boot": "#1f77b4", "vanilla": "#ff7f0e", "progressive": "#2ca02c", "consistency": "#9467bd",
-          NON_CANONICAL: "#d62728"}
 
 
 @dataclass(frozen=True)
-class LinearSweepConfig:
+class LinearSweepConfig(MergeSpec):
     """One point of the sweep: T teacher steps, schedule, optimization time s per stage, scalar λ."""
 
-    steps: int = 32
-    schedule: str = "cosine"
-    budget: float = 6.4
+    teacher_steps: int = 32
     lam: float = 1.0
-    init: str = "warm"
-    rate: str = "normalized"
     cap: int | None = None
     tie_rtol: float = 1e-9
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", check_int_at_least("steps", self.steps, 2))
-        if self.schedule not in SCHEDULES:
-            raise DistillPlanError("schedule", f"unknown schedule {self.schedule!r}; choose from {sorted(SCHEDULES)}")
-        object.__setattr__(self, "budget", check_nonnegative("budget", self.budget))
-        object.__setattr__(self, "lam", check_positive("lam", self.lam))
-        if self.cap is not None:
-            object.__setattr__(self, "cap", check_int_at_least("cap", self.cap, 1))
-        object.__setattr__(self, "tie_rtol", check_nonnegative("tie_rtol", self.tie_rtol))
-        self.model()  # validates init and rate
-
-    def model(self) -> MergeModel:
-        return MergeModel(self.budget, self.init, self.rate)
+    RANGES: ClassVar[dict[str, Any]] = dict(teacher_steps=Int(2, 1024), lam=Real(1e-12, 1e12, open_lo=True),
+                                            cap=Int(1, 10_000, optional=True), tie_rtol=Real(0.0, 1e6))
 
 
 def run(config: LinearSweepConfig, seed: int) -> list[dict]:
     """One row: the optimum and every canonical strategy at this (T, schedule, s, λ). ``seed`` is unused."""
-    teacher = LinearTeacher(make_schedule(config.schedule, config.steps), [config.lam])
+    teacher = LinearTeacher(config.vp_schedule(), [config.lam])
     cmp = compare_strategies(teacher, config.model(), cap=config.cap)
     opt = cmp.optimal
     best = cmp.best_canonical()
     scale = float(np.sqrt(teacher.r2[-1, 0]) * abs(teacher.surrogate()[0]))  # r_T·P*
-    floor = 8 * config.steps * np.finfo(np.float64).eps * scale  # rounding floor of W2
+    floor = 8 * config.teacher_steps * np.finfo(np.float64).eps * scale  # rounding floor of W2
     tie = cmp.equals is not None or cmp.gap(best) <= config.tie_rtol * opt.w2 + floor
     winner = (cmp.equals or best) if tie else NON_CANONICAL
     row = {
@@ -128,17 +111,17 @@ def run(config: LinearSweepConfig, seed: int) -> list[dict]:
 
 # ---------------------------------------------------------------------------------- tables
 
-_KEY = ("steps", "schedule", "budget")
+_KEY = ("teacher_steps", "schedule", "budget")
 
 
 def _sorted(rows: list[dict]) -> list[dict]:
-    return sorted(rows, key=lambda r: (r["steps"], r["schedule"], r["budget"], r["lam"], r.get("init", ""),
+    return sorted(rows, key=lambda r: (r["teacher_steps"], r["schedule"], r["budget"], r["lam"], r.get("init", ""),
                                        r.get("rate", ""), str(r.get("cap"))))
 
 
 def winners_table(rows: list[dict]) -> list[dict]:
     """Long form: one row per (T, schedule, s, λ) with the winner and the planner's diagnostics."""
-    cols = ("steps", "schedule", "budget", "lam", "init", "rate", "winner", "equals", "opt_stages", "best_canonical",
+    cols = ("teacher_steps", "schedule", "budget", "lam", "init", "rate", "winner", "equals", "opt_stages", "best_canonical",
             "opt_w2", "best_canonical_w2", "advantage", "solver", "certified", "gap_bound", "planner_s")
     return [{c: r.get(c) for c in cols} for r in _sorted(rows)]
 
@@ -186,15 +169,6 @@ def tables(rows: list[dict]) -> dict[str, list[dict]]:
 # ---------------------------------------------------------------------------------- figures
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     """Per T: ``winner_map_T<T>.png`` (winner over (λ, s), one panel per schedule),
     ``gaps_T<T>.png`` (gap of each strategy vs λ; schedules × s) and ``optima_T<T>.png``
@@ -202,14 +176,12 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for T in sorted({r["steps"] for r in rows}):
-        sub = [r for r in rows if r["steps"] == T]
+    for T in sorted({r["teacher_steps"] for r in rows}):
+        sub = [r for r in rows if r["teacher_steps"] == T]
         written.append(_winner_map(sub, T, out_dir / f"winner_map_T{T}.png"))
         written.append(_gap_curves(sub, T, out_dir / f"gaps_T{T}.png"))
         arcs = _arc_choices(sub)
         if arcs:
-            from ..plots import save_arc_grid
-
             written.append(save_arc_grid(arcs, out_dir / f"optima_T{T}.png"))
     return written
 
@@ -218,12 +190,12 @@ def _winner_map(rows: list[dict], T: int, path: Path) -> Path:
     import matplotlib as mpl
     from matplotlib.patches import Patch
 
-    plt = _pyplot()
+    plt = pyplot()
     schedules = [s for s in SCHEDULE_NAMES if any(r["schedule"] == s for r in rows)]
     schedules += sorted({r["schedule"] for r in rows} - set(schedules))
     lams = sorted({r["lam"] for r in rows})
     budgets = sorted({r["budget"] for r in rows})
-    cmap = mpl.colors.ListedColormap([COLORS[c] for c in CATEGORIES])
+    cmap = mpl.colors.ListedColormap([STRATEGY_COLOURS[c] for c in CATEGORIES])
     size = (0.55 * len(lams) * len(schedules) + 2.5, 0.5 * len(budgets) + 2.2)
     fig, axes = plt.subplots(1, len(schedules), figsize=size, squeeze=False)
     for ax, sched in zip(axes[0], schedules):
@@ -242,7 +214,7 @@ def _winner_map(rows: list[dict], T: int, path: Path) -> Path:
         ax.set_xlabel("data variance λ")
         ax.set_ylabel("optimization time s per stage")
         ax.set_title(f"{sched} schedule")
-    handles = [Patch(color=COLORS[c], label=c) for c in CATEGORIES]
+    handles = [Patch(color=STRATEGY_COLOURS[c], label=c) for c in CATEGORIES]
     fig.legend(handles=handles, loc="upper center", ncol=len(CATEGORIES), frameon=False, fontsize=8)
     fig.suptitle(f"optimal plan, T = {T} (numbers: stages of a non-canonical optimum)", y=0.02, va="bottom",
                  fontsize=9)
@@ -251,7 +223,7 @@ def _winner_map(rows: list[dict], T: int, path: Path) -> Path:
 
 
 def _gap_curves(rows: list[dict], T: int, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     schedules = sorted({r["schedule"] for r in rows})
     budgets = sorted({r["budget"] for r in rows})
     fig, axes = plt.subplots(len(schedules), len(budgets), figsize=(3.4 * len(budgets), 2.8 * len(schedules)),
@@ -269,13 +241,13 @@ def _gap_curves(rows: list[dict], T: int, path: Path) -> Path:
             positive = np.concatenate([g[g > 0] for g in gaps.values()])
             floor = positive.min() / 3 if positive.size else 1e-12
             for name, g in gaps.items():
-                ax.plot(lam, np.maximum(g, floor), styles.get(name, "-"), color=COLORS[name], lw=1.5, marker="o",
+                ax.plot(lam, np.maximum(g, floor), styles.get(name, "-"), color=STRATEGY_COLOURS[name], lw=1.5, marker="o",
                         ms=2.5, label=name)
             edges = np.sqrt(lam[1:] * lam[:-1])  # geometric midpoints between neighbouring λ
             edges = np.concatenate([[lam[0] / 1.15], edges, [lam[-1] * 1.15]])
             for k, r in enumerate(sub):
                 if r["winner"] == NON_CANONICAL:
-                    ax.axvspan(edges[k], edges[k + 1], color=COLORS[NON_CANONICAL], alpha=0.08, lw=0)
+                    ax.axvspan(edges[k], edges[k + 1], color=STRATEGY_COLOURS[NON_CANONICAL], alpha=0.08, lw=0)
             ax.axhline(floor, color="0.7", lw=0.6)
             ax.set_xscale("log")
             ax.set_yscale("log")
@@ -320,7 +292,7 @@ def _arc_choices(rows: list[dict], most: int = 4) -> list[tuple[str, Plan]]:
     out = []
     for r in chosen:
         plan = Plan.parse(r["plan"])
-        out.append((f"T={r['steps']}, {sched}, s={budget:g}, λ={r['lam']:g}: {r['winner']} "
+        out.append((f"T={r['teacher_steps']}, {sched}, s={budget:g}, λ={r['lam']:g}: {r['winner']} "
                     f"({plan.stages} stages, W2={r['opt_w2']:.2e})", plan))
     return out
 
@@ -329,13 +301,13 @@ def _arc_choices(rows: list[dict], most: int = 4) -> list[tuple[str, Plan]]:
 
 
 def quick() -> Sweep:
-    configs = grid(LinearSweepConfig, steps=list(PAPER_STEPS), schedule=list(SCHEDULE_NAMES), budget=list(BUDGETS),
+    configs = grid(LinearSweepConfig, teacher_steps=list(PAPER_STEPS), schedule=list(SCHEDULE_NAMES), budget=list(BUDGETS),
                    lam=list(QUICK_LAMS))
     return Sweep("linear-sweep", configs, seeds=(0,))
 
 
 def paper() -> Sweep:
-    configs = grid(LinearSweepConfig, steps=list(PAPER_STEPS), schedule=list(SCHEDULE_NAMES), budget=list(BUDGETS),
+    configs = grid(LinearSweepConfig, teacher_steps=list(PAPER_STEPS), schedule=list(SCHEDULE_NAMES), budget=list(BUDGETS),
                    lam=list(PAPER_LAMS))
     return Sweep("linear-sweep", configs, seeds=(0,))
 

@@ -53,19 +53,19 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least, check_positive
-from ..mixture import OUProcess, cumulative_stability, lipschitz_bound, mean_diameter, paper_mixture
-from ..plots import save_figure
+from ..errors import DistillPlanError, check_positive
+from ..mixture import TEACHER_GRIDS, cumulative_stability, lipschitz_bound, mean_diameter
+from ..plots import pyplot, save_figure
 from ..runner import Study, Sweep, grid
+from ._kit import (ACTIVATION, MAX_STEPS, EvaluationSpec, Int, FlowSpec, OneOf, OptimiserSpec, Real, RuntimeSpec,
+                   mean_std_text)
 
 __all__ = ["LipschitzMismatchConfig", "run", "quick", "paper", "half_life", "report_tables", "save_figures",
            "STUDY", "QUICK_SETTINGS"]
-
-_STREAM_LIP = 12  # generator stream tags of this study (init, data, eval, test points)
-
 
 def half_life(beta: float) -> float:
     """``Δ = ln 2 / (2β)``: the time at which ``e^{−2βΔ} = 1/2``."""
@@ -73,7 +73,7 @@ def half_life(beta: float) -> float:
 
 
 @dataclass(frozen=True)
-class LipschitzMismatchConfig:
+class LipschitzMismatchConfig(FlowSpec, OptimiserSpec, EvaluationSpec, RuntimeSpec):
     """One (σ0, B) cell. ``delta=None`` means ``ln 2/(2β)``; ``lipschitz_samples=0`` skips the Jacobians."""
 
     sigma0: float = 0.1
@@ -81,44 +81,23 @@ class LipschitzMismatchConfig:
     width: int = 512
     depth: int = 4
     activation: str = "alternating"
-    dim: int = 64
-    components: int = 20
-    means_seed: int = 0
-    box: float = 5.0
-    beta: float = 5.0
-    horizon: float = 1.0
     delta: float | None = None
     teacher_steps: int = 10
     teacher_grid: str = "uniform"
-    steps: int = 20_000
-    batch: int = 1024
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    eval_samples: int = 50_000
-    eval_seed: int = 0
+    train_steps: int = 20_000
     lipschitz_samples: int = 256
-    threads: int = 0
-    device: str = "cpu"
 
-    def __post_init__(self) -> None:
-        from ..flowmap import TEACHER_GRIDS  # lazy
-        from ..nn import ACTIVATIONS  # lazy: torch is only needed to run
+    RANGES: ClassVar[dict[str, Any]] = dict(
+        bound=Real(0.0, 1e6, open_lo=True), width=Int(1, 16384), depth=Int(1, 64),
+        activation=ACTIVATION, delta=Real(0.0, 1e3, open_lo=True, optional=True),
+        teacher_steps=Int(1, 100_000), teacher_grid=OneOf(TEACHER_GRIDS), train_steps=Int(1, MAX_STEPS),
+        lipschitz_samples=Int(0, 100_000))
 
-        check_fields(self, at_least=dict(width=1, depth=1, dim=1, components=1, means_seed=0, teacher_steps=1,
-                                         steps=1, batch=1, eval_samples=1, eval_seed=0, lipschitz_samples=0,
-                                         threads=0),
-                     positive=("sigma0", "bound", "box", "beta", "horizon", "lr", "grad_clip"),
-                     nonnegative=("weight_decay",))
-        if self.delta is not None:
-            delta = check_positive("delta", self.delta)
-            if delta > self.horizon:
-                raise DistillPlanError("delta", f"must be <= horizon={self.horizon:g}, got {delta:g}")
-        check_choice("activation", self.activation, ACTIVATIONS, "activation")
-        check_choice("teacher_grid", self.teacher_grid, TEACHER_GRIDS, "teacher grid")
+    def check(self) -> None:
+        if self.delta is not None and self.delta > self.horizon:
+            raise DistillPlanError("delta", f"must be <= horizon={self.horizon:g}, got {self.delta:g}")
         if self.teacher_grid == "geometric" and self.teacher_steps < 2:
             raise DistillPlanError("teacher_steps", f"a geometric teacher needs >= 2 steps, got {self.teacher_steps}")
-        check_device("device", self.device)
 
     @property
     def start_time(self) -> float:
@@ -130,58 +109,38 @@ def run(config: LipschitzMismatchConfig, seed: int) -> list[dict]:
     """Train the weight-bounded one-step student of ``config`` with trial seed ``seed``; one row.
 
     Row: ``sigma0, bound, seed, relmse`` and the Lipschitz measurements of the module docstring,
-    ``final_loss``, ``delta``, ``stability_budget`` (A(Δ)), ``lipschitz_bound_0`` (L(0)),
+    ``final_loss``, ``delta``, ``stability_A`` (A(Δ)), ``lipschitz_bound_0`` (L(0)),
     ``max_abs_weight``, ``train_s``, ``eval_s``, ``lipschitz_s``, ``threads``.
     """
     import torch
 
-    from ..flowmap import MixtureField, exact_linear_gain, rk4_linear_gain, rk4_map, teacher_map
-    from ..nn import MLP, TrainSettings, cpu_runtime, fit, jacobian_spectral_norms, make_generator, weight_spectral_product
+    from ..flowmap import exact_linear_gain, map_pairs, rk4_linear_gain, rk4_map, score_map, teacher_map
+    from ..nn import MLP, fit, jacobian_spectral_norms, make_generator, weight_spectral_product
 
-    seed = check_int_at_least("seed", seed, 0)
-    mixture = paper_mixture(config.components, config.dim, config.means_seed, config.box, config.sigma0)
-    process = OUProcess(config.beta, config.horizon)
     delta = config.start_time
-    settings = TrainSettings(steps=config.steps, batch=config.batch, lr=config.lr, weight_decay=config.weight_decay,
-                           grad_clip=config.grad_clip, weight_bound=config.bound)
-    with cpu_runtime(config.threads) as threads:
-        field = MixtureField(mixture, process, torch.float32, device=config.device)
+    with config.runtime() as (device, threads):
+        field = config.field(device)
+        mixture, process = field.mixture, field.process
         net = MLP(config.dim, config.width, config.depth, config.activation,
-                  generator=make_generator(_STREAM_LIP, 1, seed)).to(field.device)
-        data_gen = make_generator(_STREAM_LIP, 2, seed, device=field.device)
+                  generator=make_generator("init", seed)).to(device)
 
         def teacher(x: torch.Tensor) -> torch.Tensor:
             return teacher_map(field, x, delta, 0.0, config.teacher_steps, config.teacher_grid)
 
-        def make_chunk(count: int):
-            x = field.sample(delta, count * config.batch, data_gen)
-            y = teacher(x)
-            shape = (count, config.batch, config.dim)
-            return x.view(shape), y.view(shape)
-
-        result = fit(net, make_chunk, settings)
+        pairs = map_pairs(field, delta, teacher, config.batch, make_generator("data", seed, device=device))
+        result = fit(net, pairs, config.settings(config.train_steps, weight_bound=config.bound))
         net.requires_grad_(False)
 
         start = time.perf_counter()
-        eval_gen = make_generator(_STREAM_LIP, 3, config.eval_seed, device=field.device)
-        err = norm = 0.0
-        done = 0
-        with torch.no_grad():
-            while done < config.eval_samples:
-                rows = min(8192, config.eval_samples - done)
-                x = field.sample(delta, rows, eval_gen)
-                y = teacher(x).to(torch.float64)
-                diff = net(x).to(torch.float64) - y
-                err += float(diff.square().sum())
-                norm += float(y.square().sum())
-                done += rows
+        scores = score_map(field, delta, teacher, {"student": net}, config.eval_samples,
+                           make_generator("eval", config.eval_seed, device=device))
         eval_s = time.perf_counter() - start
 
         start = time.perf_counter()
         student_lip = student_lip_mean = target_lip = math.nan
         if config.lipschitz_samples > 0:
             points = field.sample(delta, config.lipschitz_samples,
-                                  make_generator(_STREAM_LIP, 4, config.eval_seed, device=field.device))
+                                  make_generator("probe", config.eval_seed, device=device))
             student_norms = jacobian_spectral_norms(net, points)
             field64 = field.to(torch.float64)
             target_norms = jacobian_spectral_norms(
@@ -194,26 +153,25 @@ def run(config: LipschitzMismatchConfig, seed: int) -> list[dict]:
         spectral_product = weight_spectral_product(weights)
         max_abs_weight = max(float(w.abs().max()) for w in weights)
 
-    budget = float(cumulative_stability(delta, mixture, process))
-    exact_rms = math.sqrt(float(np.mean(np.sum(mixture.means**2, axis=1))) + config.dim * config.sigma0**2)
+    stability_A = float(cumulative_stability(delta, mixture, process))
     return [{
         "sigma0": config.sigma0,
         "bound": config.bound,
         "seed": seed,
-        "relmse": err / norm,
+        "relmse": scores.relmse["student"],
         "student_lipschitz": student_lip,
         "student_lipschitz_mean": student_lip_mean,
         "weight_spectral_product": spectral_product,
         "target_lipschitz": target_lip,
-        "log10_stability_factor": budget / math.log(10.0),
-        "stability_budget": budget,
+        "log10_stability_factor": stability_A / math.log(10.0),
+        "stability_A": stability_A,
         "lipschitz_bound_0": float(lipschitz_bound(0.0, mixture, process)),
         "teacher_grid": config.teacher_grid,
         "teacher_gain": rk4_linear_gain(field.to(torch.float64), delta, 0.0, config.teacher_steps,
                                         config.teacher_grid),
         "exact_gain": exact_linear_gain(field, delta, 0.0),
-        "teacher_rms": math.sqrt(norm / config.eval_samples),
-        "exact_rms": exact_rms,
+        "teacher_rms": scores.reference_rms,
+        "exact_rms": mixture.rms_norm(),
         "max_abs_weight": max_abs_weight,
         "final_loss": result.final_loss[0],
         "delta": delta,
@@ -231,7 +189,7 @@ QUICK_SEEDS = (0, 1)
 SIGMAS = (0.1, 0.01, 0.001, 0.0001)
 BOUNDS = (0.001, 0.01, 0.1, 0.25)
 
-QUICK_SETTINGS = dict(width=256, steps=2000, batch=256, lr=1e-3, eval_samples=8192, lipschitz_samples=128)
+QUICK_SETTINGS = dict(width=256, train_steps=2000, batch=256, lr=1e-3, eval_samples=8192, lipschitz_samples=128)
 """The quick preset's departures from the paper (geometry, depth, activations, Δ and teacher are the paper's)."""
 
 
@@ -247,13 +205,6 @@ def quick() -> Sweep:
 
 
 # ---------------------------------------------------------------------- reports
-def _mean_std(values: list[float]) -> str:
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return f"{mean:.2e}"
-    return f"{mean:.2e} ± {float(np.std(values, ddof=1)):.2e}"
-
-
 def _by_cell(rows: list[dict]) -> dict[tuple[float, float], list[dict]]:
     cells: dict[tuple[float, float], list[dict]] = defaultdict(list)
     for row in rows:
@@ -276,7 +227,7 @@ def report_tables(rows: list[dict]) -> dict[str, list[dict]]:
         row: dict = {"sigma0": sigma0}
         for bound in bounds:
             members = cells.get((sigma0, bound))
-            row[f"B={bound:g}"] = _mean_std([m["relmse"] for m in members]) if members else ""
+            row[f"B={bound:g}"] = mean_std_text([m["relmse"] for m in members]) if members else ""
         pivot.append(row)
 
     def mean_of(members, key):
@@ -308,15 +259,10 @@ def report_tables(rows: list[dict]) -> dict[str, list[dict]]:
 
 def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     """``relmse_vs_bound.png`` (one line per σ0) and ``lipschitz_vs_bound.png`` (student vs target)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cells = _by_cell(rows)
     sigmas = sorted({s for s, _ in cells}, reverse=True)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
     def series(sigma0, key):

@@ -1,4 +1,4 @@
-"""Study ``mixture-merging`` (issue 5, item 4): operator merging beyond the linear regime.
+"""Study ``mixture-merging``: operator merging beyond the linear regime (paper 1, Gaussian-mixture data).
 
 Data is an isotropic Gaussian mixture ``x0 ~ Σ_k π_k N(μ_k, σ0² I)`` (the paper's means, uniform in
 ``[−box, box]^d`` from torch seed ``means_seed``, centred, equal weights) under the VP teacher of
@@ -19,7 +19,7 @@ paper 1 (cosine schedule, T steps) with the *exact* mixture denoiser and DDIM st
    ``affine_relmse`` is the best affine map (least squares) for comparison.
 3. ``plans`` — each canonical plan (vanilla, progressive, BOOT, consistency) and the linear-optimal
    plan (:func:`distillplan.linear.optimal_plan` on a :class:`~distillplan.linear.LinearTeacher` with
-   ``λ_i`` = the mixture's per-coordinate variance, merge model ``MergeModel(linear_budget)``) is
+   ``λ_i`` = the mixture's per-coordinate variance, merge model ``MergeModel(budget)``) is
    distilled stage by stage with MLP students: children before parents, each student warm-started
    from its first child's weights (a leaf's "weights" are a leaf student pre-trained on that single
    teacher step: the student that copies the teacher) and trained toward the composition of its
@@ -37,7 +37,7 @@ Adam, learning rate ``lr`` cosine-decayed to ``lr/10``, ``train_steps`` steps of
 samples per stage. Nodes shared by several plans (same subtree) are trained once per run (their
 seeds depend on the subtree only).
 
-The linear model's ``lin_*`` columns use the nominal optimization time ``linear_budget`` (s = 6.4);
+The linear model's ``lin_*`` columns use the nominal optimization time ``budget`` (s = 6.4);
 it is not calibrated to the MLP's Adam budget, so compare their trends and plan rankings, not their
 magnitudes.
 
@@ -71,26 +71,25 @@ Measured, ``quick`` (means of seeds 0–1; window anchored at the data, k = 1 �
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
+from ..errors import DistillPlanError, check_int_at_least
 from ..linear import LinearTeacher, MergeModel, Plan, evaluate_plan, optimal_plan
 from ..linear.strategies import STRATEGIES, canonical_plan
-from ..mixture import IsotropicMixture, paper_means
+from ..merging.plan_students import Stage, distill_stages
 from ..merging.vp_mixture import branch_map, branch_statistics, centred, composite, coordinate_variances
-from ..plots import save_figure
+from ..mixture import IsotropicMixture
+from ..plots import STRATEGY_COLOURS, pyplot, save_figure
 from ..runner import Study, Sweep, aggregate
-from ..schedules import VPSchedule
-from ..nn.metrics import affine_fit
+from ._kit import (ACTIVATION, BOOL, MAX_SAMPLES, MAX_STEPS, EvaluationSpec, Int, MergeSpec, MixtureSpec, OptimiserSpec, Real, RuntimeSpec, SubsetOf)
 
 __all__ = ["MixtureMergingConfig", "run", "quick", "paper", "STUDY", "PARTS", "PLANS", "ANCHORS",
            "make_mixture", "Student", "window", "linear_node_predictions", "branch_table", "error_vs_k_table",
@@ -100,24 +99,34 @@ PARTS = ("branches", "merge_k", "plans")
 PLANS = (*STRATEGIES, "optimal")
 ANCHORS = ("data", "noise")
 
-# stream tags for derived seeds (distinct from distillplan.train.seeding's 1..4)
-_S_BRANCH, _S_EVAL, _S_INIT, _S_DATA, _S_FIT = 51, 52, 53, 54, 55
+
+class _WindowLengths:
+    """``None`` (the default lengths) or a non-empty list of window lengths k ≥ 1, sorted and deduplicated."""
+
+    def check(self, name: str, value: Any) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        ks = (value,) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
+        if not ks:
+            raise DistillPlanError(name, f"needs at least one window length (or none for the default), got {value!r}")
+        return tuple(sorted({check_int_at_least(name, k, 1) for k in ks}))
+
+    def __str__(self) -> str:
+        return "none or window lengths 1..T"
 
 
 @dataclass(frozen=True)
-class MixtureMergingConfig:
+class MixtureMergingConfig(MixtureSpec, MergeSpec, OptimiserSpec, EvaluationSpec, RuntimeSpec):
     """One data geometry, teacher and student budget; every field is validated on construction.
 
-    ``ks`` (window lengths k for parts 1–2): ``None`` means 1..T when T ≤ 8, else the powers of two
-    up to T and T itself. ``threads = 0``: automatic (:mod:`distillplan.train.runtime`).
+    The teacher runs ``teacher_steps`` DDIM steps on the ``schedule``; ``budget`` is the linear model's
+    optimization time s for the ``lin_*`` predictions. ``ks`` (window lengths k for parts 1–2): ``None``
+    means 1..T when T ≤ 8, else the powers of two up to T and T itself.
     """
 
-    steps: int = 8
+    teacher_steps: int = 8
     dim: int = 2
     components: int = 4
-    means_seed: int = 0
-    box: float = 5.0
-    sigma0: float = 1.0
     ks: tuple[int, ...] | None = None
     anchors: tuple[str, ...] = ANCHORS
     parts: tuple[str, ...] = PARTS
@@ -131,68 +140,37 @@ class MixtureMergingConfig:
     train_steps: int = 400
     batch: int = 256
     lr: float = 3e-3
+    grad_clip: float | None = None
     eval_samples: int = 4096
-    linear_budget: float = 6.4
-    threads: int = 0
-    device: str = "cpu"
 
-    def __post_init__(self) -> None:
-        from ..nn import ACTIVATIONS
+    RANGES: ClassVar[dict[str, Any]] = dict(
+        teacher_steps=Int(2, 1024), ks=_WindowLengths(), anchors=SubsetOf(ANCHORS), parts=SubsetOf(PARTS),
+        strategies=SubsetOf(PLANS), branch_samples=Int(1, MAX_SAMPLES), mass_threshold=Real(0.0, 1.0),
+        width=Int(1, 16384), depth=Int(1, 64), activation=ACTIVATION, residual=BOOL, train_steps=Int(0, MAX_STEPS),
+        eval_samples=Int(2, MAX_SAMPLES))
 
-        for name, minimum in (("steps", 2), ("dim", 1), ("components", 1), ("means_seed", 0),
-                              ("branch_samples", 1), ("width", 1), ("depth", 1), ("train_steps", 0),
-                              ("batch", 1), ("eval_samples", 2), ("threads", 0)):
-            object.__setattr__(self, name, check_int_at_least(name, getattr(self, name), minimum))
-        for name in ("box", "sigma0", "lr"):
-            object.__setattr__(self, name, check_positive(name, getattr(self, name)))
-        object.__setattr__(self, "linear_budget", check_nonnegative("linear_budget", self.linear_budget))
-        thr = check_nonnegative("mass_threshold", self.mass_threshold)
-        if thr > 1:
-            raise DistillPlanError("mass_threshold", f"must lie in [0, 1], got {self.mass_threshold!r}")
-        object.__setattr__(self, "mass_threshold", thr)
-        if self.ks is not None:
-            ks = (self.ks,) if isinstance(self.ks, int) else tuple(self.ks)
-            if not ks:
-                raise DistillPlanError("ks", "needs at least one window length (or None for the default)")
-            ks = tuple(check_int_at_least("ks", k, 1) for k in ks)
-            if max(ks) > self.steps:
-                raise DistillPlanError("ks", f"window lengths must be <= T={self.steps}, got {max(ks)}")
-            object.__setattr__(self, "ks", tuple(sorted(set(ks))))
-        for name, allowed in (("anchors", ANCHORS), ("parts", PARTS), ("strategies", PLANS)):
-            value = getattr(self, name)
-            items = (value,) if isinstance(value, str) else tuple(value)
-            bad = [v for v in items if v not in allowed]
-            if bad or not items:
-                raise DistillPlanError(name, f"unknown {bad}; choose a non-empty subset of {list(allowed)}")
-            object.__setattr__(self, name, tuple(dict.fromkeys(items)))
-        if self.activation not in ACTIVATIONS:
-            raise DistillPlanError("activation", f"unknown activation {self.activation!r}; choose from {list(ACTIVATIONS)}")
-        if not isinstance(self.residual, bool):
-            raise DistillPlanError("residual", f"must be true or false, got {self.residual!r}")
-        if not isinstance(self.device, str) or not self.device:
-            raise DistillPlanError("device", f"must be a torch device name (cpu, cuda, cuda:1), got {self.device!r}")
+    def check(self) -> None:
+        if self.ks is not None and max(self.ks) > self.teacher_steps:
+            raise DistillPlanError("ks", f"window lengths must be <= T={self.teacher_steps}, got {max(self.ks)}")
 
     def window_lengths(self) -> tuple[int, ...]:
         if self.ks is not None:
             return self.ks
-        T = self.steps
+        T = self.teacher_steps
         if T <= 8:
             return tuple(range(1, T + 1))
         return tuple(sorted({2**j for j in range(T.bit_length()) if 2**j <= T} | {T}))
 
-    def schedule(self) -> VPSchedule:
-        return VPSchedule.cosine(self.steps)
-
 
 def make_mixture(config: MixtureMergingConfig) -> IsotropicMixture:
     """The paper's means (:func:`~distillplan.mixture.paper_means`), equal weights, centred."""
-    means = paper_means(config.components, config.dim, config.means_seed, box=config.box)
-    return centred(IsotropicMixture.equal_weights(means, config.sigma0))
+    return centred(config.mixture())
 
 
 def window(config: MixtureMergingConfig, anchor: str, k: int) -> tuple[int, int]:
     """``(a, b)`` of the k-step window: ``[k → 0]`` (data) or ``[T → T−k]`` (noise)."""
-    return (k, 0) if anchor == "data" else (config.steps, config.steps - k)
+    T = config.teacher_steps
+    return (k, 0) if anchor == "data" else (T, T - k)
 
 
 # ------------------------------------------------------------------------------ linear model
@@ -202,58 +180,49 @@ def linear_node_predictions(plan: Plan, teacher: LinearTeacher, model: MergeMode
     """Per internal node (by its bracket text): the merge model's value M, the teacher composite P,
     ``lin_dev`` = mean_i |M_i − P_i|/P_i and ``lin_relmse`` = Σ r²_a (M − P)² / Σ r²_a P²."""
     out: dict[str, dict] = {}
-
-    def value(node) -> np.ndarray:
-        if isinstance(node, int):
-            return teacher.step[node]
-        M = model.merge(teacher, node.start, node.end, [value(c) for c in node.children])
+    for node in plan.nodes():  # children before parents
+        M = model.merge(teacher, node.start, node.end,
+                        [teacher.step[c] if isinstance(c, int) else out[c.to_text()]["M"] for c in node.children])
         P = teacher.composite(node.start, node.end)
         r2 = teacher.r2[node.start]
         out[node.to_text()] = {
             "M": M, "P": P, "lin_dev": float(np.mean(np.abs(M - P) / np.abs(P))),
             "lin_relmse": float(np.sum(r2 * (M - P) ** 2) / np.sum(r2 * P * P)),
         }
-        return M
-
-    value(plan)
     return out
 
 
 # ------------------------------------------------------------------------------ training
 
 
-def _node_key(text: str) -> int:
-    """A stable non-negative integer for a subtree (its seeds depend on nothing else)."""
-    return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
-
-
 class _Runner:
     """Holds the teacher, the evaluation sets and the trained students of one run."""
 
-    def __init__(self, config: MixtureMergingConfig, seed: int):
+    def __init__(self, config: MixtureMergingConfig, seed: int, device: torch.device):
         from ..merging.mixture_ddim import MixtureDDIM
 
         self.config = config
         self.seed = int(seed)
-        self.device = _device(config.device)
+        self.device = device
         self.mixture = make_mixture(config)
-        self.schedule = config.schedule()
+        self.schedule = config.vp_schedule()
         self.teacher = MixtureDDIM(self.mixture, self.schedule, device=self.device, dtype=torch.float32)
-        self._eval_inputs: dict[int, object] = {}
-        self._eval_targets: dict[tuple[int, int], object] = {}
+        self._eval_inputs: dict[int, torch.Tensor] = {}
+        self._eval_targets: dict[tuple[int, int], torch.Tensor] = {}
 
-    # -- generators and evaluation sets ---------------------------------------------------
-    def generator(self, *key: int, device=None):
+    # -- streams and evaluation sets ------------------------------------------------------
+    def generator(self, purpose: str, *key: int | str, device=None) -> torch.Generator:
         from ..nn.streams import make_generator
 
-        return make_generator(self.seed, *key, device=self.device if device is None else device)
+        return make_generator(purpose, self.seed, *key, device=self.device if device is None else device)
 
-    def eval_inputs(self, a: int):
+    def eval_inputs(self, a: int) -> torch.Tensor:
         if a not in self._eval_inputs:
-            self._eval_inputs[a] = self.teacher.sample(a, self.config.eval_samples, self.generator(_S_EVAL, a))
+            gen = self.generator("eval", self.config.eval_seed, a)
+            self._eval_inputs[a] = self.teacher.sample(a, self.config.eval_samples, gen)
         return self._eval_inputs[a]
 
-    def eval_targets(self, a: int, b: int):
+    def eval_targets(self, a: int, b: int) -> torch.Tensor:
         if (a, b) not in self._eval_targets:
             with torch.no_grad():
                 self._eval_targets[(a, b)] = self.teacher.composite(self.eval_inputs(a), a, b)
@@ -261,45 +230,40 @@ class _Runner:
 
     def relmse(self, fn, a: int, b: int) -> float:
         """Σ|fn(z) − teacher(z)|² / Σ|teacher(z)|² on the held-out samples of ``p_a``."""
+        from ..nn.metrics import relative_mse
+
         with torch.no_grad():
-            y = self.eval_targets(a, b)
-            err = fn(self.eval_inputs(a)) - y
-            return float((err.double() ** 2).sum() / (y.double() ** 2).sum())
+            return relative_mse(fn(self.eval_inputs(a)), self.eval_targets(a, b))
 
     # -- students -------------------------------------------------------------------------
-    def new_student(self, *key: int):
+    def new_student(self, *key: int | str) -> "Student":
         from ..nn.students import MLP
 
         c = self.config
-        mlp = MLP(self.mixture.dim, c.width, c.depth, c.activation, generator=self.generator(_S_INIT, *key, device="cpu"))
+        mlp = MLP(self.mixture.dim, c.width, c.depth, c.activation, generator=self.generator("init", *key, device="cpu"))
         return Student(mlp, c.residual).to(self.device)
 
-    def train(self, student, a: int, target_fn, *key: int) -> dict:
-        """Adam on fresh samples of ``p_a`` toward ``target_fn`` (no grad); returns timing and last loss."""
+    def train(self, student: nn.Module, a: int, target_fn, *key: int | str) -> dict:
+        """The one training loop (:func:`distillplan.nn.train`) on fresh samples of ``p_a`` toward ``target_fn``,
+        loss ``mean_batch ||student(z) − target(z)||²``, lr cosine-decayed to lr/10; returns timing and loss."""
+        from ..nn.fit import train
+
         c = self.config
-        gen = self.generator(_S_DATA, *key)
         start = time.perf_counter()
-        last = math.nan
+        final_loss = math.nan
         if c.train_steps > 0:
-            opt = torch.optim.Adam(student.parameters(), lr=c.lr)
-            steps = c.train_steps
-            sched = torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda i: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(i / steps, 1.0))))
-            student.train()
-            for _ in range(steps):
+            gen = self.generator("data", *key)
+
+            def step_loss(step: int) -> torch.Tensor:
                 z = self.teacher.sample(a, c.batch, gen)
                 with torch.no_grad():
                     y = target_fn(z)
-                loss = ((student(z) - y) ** 2).sum(-1).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-            last = float(loss.detach())
+                return ((student(z) - y) ** 2).sum(-1).mean().reshape(1)
+
+            final_loss = train(student, step_loss, c.settings(c.train_steps, lr_floor=0.1)).final_loss[0]
         student.eval()
-        for p in student.parameters():
-            p.requires_grad_(False)
-        return {"train_s": time.perf_counter() - start, "final_loss": last}
+        student.requires_grad_(False)
+        return {"train_s": time.perf_counter() - start, "final_loss": final_loss}
 
     # -- part 1 ---------------------------------------------------------------------------
     def branches(self) -> list[dict]:
@@ -310,7 +274,7 @@ class _Runner:
             for k in c.window_lengths():
                 a, b = window(c, anchor, k)
                 with torch.no_grad():
-                    z = self.teacher.sample(a, c.branch_samples, self.generator(_S_BRANCH, a))
+                    z = self.teacher.sample(a, c.branch_samples, self.generator("probe", "branches", a))
                 # float64 numpy reference: the soft composite, and the dominant gate of every step
                 z64 = z.double().cpu().numpy()
                 exact, seq = composite(self.mixture, self.schedule, z64, a, b, record=True)
@@ -332,7 +296,7 @@ class _Runner:
         for anchor in c.anchors:
             for k in c.window_lengths():
                 a, b = window(c, anchor, k)
-                key = (1, a, b)
+                key = ("merge_k", a, b)
                 student = self.new_student(*key)
                 info = self.train(student, a, lambda z, a=a, b=b: self.teacher.composite(z, a, b), *key)
                 rows.append({
@@ -343,26 +307,21 @@ class _Runner:
 
     def affine_relmse(self, a: int, b: int) -> float:
         """Held-out relMSE of the least-squares affine map ``z_a ↦ z_b`` (fit on its own samples)."""
+        from ..nn.metrics import affine_fit
+
         with torch.no_grad():
             n = max(self.config.eval_samples, 4 * (self.mixture.dim + 1))
-            z = self.teacher.sample(a, n, self.generator(_S_FIT, a)).double()
-            y = self.teacher.composite(z.to(self.teacher.dtype), a, b).double()
-            A, c = affine_fit(z, y)
-
-            def fn(inp):
-                return inp.double() @ A + c
-
-            y_ev = self.eval_targets(a, b).double()
-            err = fn(self.eval_inputs(a)) - y_ev
-            return float((err**2).sum() / (y_ev**2).sum())
+            z = self.teacher.sample(a, n, self.generator("probe", "affine", a))
+            weight, bias = affine_fit(z, self.teacher.composite(z, a, b))
+            return self.relmse(lambda inp: inp.double() @ weight + bias, a, b)
 
     # -- part 3 ---------------------------------------------------------------------------
     def plans(self) -> list[dict]:
         c = self.config
-        T = c.steps
+        T = c.teacher_steps
         lam = coordinate_variances(self.mixture)
         lt = LinearTeacher(self.schedule, lam)
-        model = MergeModel(c.linear_budget)
+        model = c.model()
         plans: dict[str, Plan] = {}
         extra: dict[str, dict] = {}
         for name in c.strategies:
@@ -376,59 +335,40 @@ class _Runner:
         rows: list[dict] = []
 
         # leaf students: each copies one teacher step (the warm start of nodes whose first child is a leaf)
-        leaves: dict[int, object] = {}
+        leaves: dict[int, nn.Module] = {}
         needed = sorted({n.children[0] for p in plans.values() for n in p.nodes() if isinstance(n.children[0], int)},
                         reverse=True)
         for t in needed:
-            key = (2, t)
-            student = self.new_student(*key)
-            info = self.train(student, t, lambda z, t=t: self.teacher.step(z, t), *key)
+            student = self.new_student("leaf", t)
+            info = self.train(student, t, lambda z, t=t: self.teacher.step(z, t), "leaf", t)
             leaves[t] = student
             rows.append({"part": "leaf", "start": t, "end": t - 1, "length": 1, "height": 0,
                          "relmse": self.relmse(student, t, t - 1), **info})
 
-        trained: dict[str, tuple[object, dict]] = {}
+        def train_stage(student: nn.Module, node: Plan, target) -> dict:
+            a, b = node.start, node.end
+            init_err, target_err = self.relmse(student, a, b), self.relmse(target, a, b)
+            info = self.train(student, a, target, node.to_text())
+            return {"relmse": self.relmse(student, a, b), "target_relmse": target_err, "init_relmse": init_err, **info}
 
-        def apply(node, z):
-            if isinstance(node, int):
-                return self.teacher.step(z, node)
-            return trained[node.to_text()][0](z)
+        def step(t: int):
+            return lambda z: self.teacher.step(z, t)
 
-        def target(children):
-            def fn(z):
-                for ch in children:
-                    z = apply(ch, z)
-                return z
-            return fn
-
+        stages: dict[str, Stage] = {}
         for name, plan in plans.items():
+            distill_stages(plan, step, leaves.__getitem__, train_stage, stages)
             lin = linear_node_predictions(plan, lt, model)
             ev = evaluate_plan(plan, lt, model)
             for node in plan.nodes():
                 text = node.to_text()
-                a, b = node.start, node.end
-                if text not in trained:
-                    first = node.children[0]
-                    init = leaves[first] if isinstance(first, int) else trained[first.to_text()][0]
-                    student = copy.deepcopy(init)
-                    for p in student.parameters():
-                        p.requires_grad_(True)
-                    key = (3, _node_key(text))
-                    fn = target(node.children)
-                    init_err = self.relmse(student, a, b)
-                    target_err = self.relmse(fn, a, b)
-                    info = self.train(student, a, fn, *key)
-                    trained[text] = (student, {"relmse": self.relmse(student, a, b), "target_relmse": target_err,
-                                               "init_relmse": init_err, **info})
-                stats = trained[text][1]
-                child_err = [trained[ch.to_text()][1]["relmse"] for ch in node.children if isinstance(ch, Plan)]
+                child_err = [stages[ch.to_text()].info["relmse"] for ch in node.children if isinstance(ch, Plan)]
                 rows.append({
-                    "part": "node", "plan": name, "node": text, "start": a, "end": b, "length": a - b,
-                    "height": node.depth, "children": len(node.children), "is_root": node is plan,
-                    "max_child_relmse": max(child_err) if child_err else 0.0,
-                    "lin_dev": lin[text]["lin_dev"], "lin_relmse": lin[text]["lin_relmse"], **stats,
+                    "part": "node", "plan": name, "node": text, "start": node.start, "end": node.end,
+                    "length": node.start - node.end, "height": node.depth, "children": len(node.children),
+                    "is_root": node is plan, "max_child_relmse": max(child_err) if child_err else 0.0,
+                    "lin_dev": lin[text]["lin_dev"], "lin_relmse": lin[text]["lin_relmse"], **stages[text].info,
                 })
-            root = trained[plan.to_text()][1]
+            root = stages[plan.to_text()].info
             rows.append({
                 "part": "plan", "plan": name, "plan_text": plan.to_text(), "stages": plan.stages,
                 "height": plan.depth, "relmse": root["relmse"], "lin_relmse": lin[plan.to_text()]["lin_relmse"],
@@ -439,7 +379,7 @@ class _Runner:
 
 
 class Student(nn.Module):
-    """A student ``z + MLP(z)`` (``residual``) or ``MLP(z)``; the MLP is :class:`distillplan.train.MLP`."""
+    """A student ``z + MLP(z)`` (``residual``) or ``MLP(z)``; the MLP is :class:`distillplan.nn.MLP`."""
 
     def __init__(self, mlp: nn.Module, residual: bool):
         super().__init__()
@@ -451,22 +391,10 @@ class Student(nn.Module):
         return z + out if self.residual else out
 
 
-def _device(name: str) -> torch.device:
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise DistillPlanError("device", f"unknown device {name!r}; use cpu or cuda") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DistillPlanError("device", "cuda was asked for but is not available; use --set device=cpu")
-    return dev
-
-
 def run(config: MixtureMergingConfig, seed: int) -> list[dict]:
     """All requested parts for one seed; rows are tagged by ``part`` (see the module docstring)."""
-    from ..nn.runtime import cpu_runtime
-
-    with cpu_runtime(config.threads):
-        runner = _Runner(config, seed)
+    with config.runtime() as (device, _):
+        runner = _Runner(config, seed, device)
         rows: list[dict] = []
         for part in PARTS:
             if part in config.parts:
@@ -481,7 +409,7 @@ def run(config: MixtureMergingConfig, seed: int) -> list[dict]:
 
 # ---------------------------------------------------------------------------------- reports
 
-_SETTING = ("steps", "dim", "components", "box", "sigma0", "width", "depth", "train_steps")
+_SETTING = ("teacher_steps", "dim", "components", "box", "sigma0", "width", "depth", "train_steps")
 
 
 def _setting_rows(rows: list[dict], part: str) -> list[dict]:
@@ -528,18 +456,12 @@ def plan_table(rows: list[dict]) -> list[dict]:
 def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     """Per setting: branches vs k, error vs k, error vs merge depth per plan (with the linear
     prediction, dashed) and the one-step error per plan."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     settings = sorted({tuple(r.get(k) for k in _SETTING) for r in rows}, key=lambda s: tuple(str(v) for v in s))
     tables = {"branches": branch_table(rows), "k": error_vs_k_table(rows), "depth": error_vs_depth_table(rows),
               "plans": plan_table(rows)}
     written = []
-    colours = {"vanilla": "C0", "progressive": "C1", "boot": "C2", "consistency": "C3", "optimal": "C4"}
     for setting in settings:
         def mine(table):
             return [r for r in table if tuple(r.get(k) for k in _SETTING) == setting]
@@ -592,10 +514,10 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
                 continue
             h = [r["height"] for r in sub]
             hollow = plan == "optimal"  # the optimum usually equals a canonical plan: draw it open, on top
-            ax.errorbar(h, [r["relmse_mean"] for r in sub], yerr=_std(sub, "relmse"), fmt="o-", color=colours[plan],
+            ax.errorbar(h, [r["relmse_mean"] for r in sub], yerr=_std(sub, "relmse"), fmt="o-", color=STRATEGY_COLOURS[plan],
                         label=plan, capsize=2, ms=9 if hollow else 4, mfc="none" if hollow else None,
                         lw=0.8 if hollow else 1.5, zorder=3 if hollow else 2)
-            lin_ax.plot(h, [max(r["lin_relmse_mean"], 1e-300) for r in sub], "x--", color=colours[plan], lw=1, ms=4)
+            lin_ax.plot(h, [max(r["lin_relmse_mean"], 1e-300) for r in sub], "x--", color=STRATEGY_COLOURS[plan], lw=1, ms=4)
         ax.set_yscale("log")
         lin_ax.set_yscale("log")
         ax.set_xlabel("merge depth (node height)")
@@ -622,7 +544,7 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
         ax.legend(frameon=False, fontsize=7)
 
         fig.suptitle("mixture merging: " + ", ".join(f"{k}={v}" for k, v in cfg.items()), fontsize=9)
-        name = "mixture_merging_T{steps}_d{dim}_K{components}_box{box:g}_s{sigma0:g}_w{width}x{depth}_n{train_steps}.png"
+        name = "mixture_merging_T{teacher_steps}_d{dim}_K{components}_box{box:g}_s{sigma0:g}_w{width}x{depth}_n{train_steps}.png"
         path = save_figure(fig, out_dir / name.format(**cfg), dpi=110)
         written.append(path)
     return written
@@ -633,14 +555,14 @@ def _std(table, metric):
 
 
 def quick() -> Sweep:
-    base = dict(steps=8, dim=2, components=4, width=64, depth=2, train_steps=400, batch=256, branch_samples=8192,
+    base = dict(teacher_steps=8, dim=2, components=4, width=64, depth=2, train_steps=400, batch=256, branch_samples=8192,
                 eval_samples=4096)
     configs = [MixtureMergingConfig(**base, box=5.0, sigma0=1.0), MixtureMergingConfig(**base, box=1.5, sigma0=0.3)]
     return Sweep("mixture-merging", configs, seeds=(0, 1))
 
 
 def paper() -> Sweep:
-    base = dict(steps=32, dim=64, components=20, width=512, depth=4, train_steps=2000, batch=1024,
+    base = dict(teacher_steps=32, dim=64, components=20, width=512, depth=4, train_steps=2000, batch=1024,
                 branch_samples=65536, eval_samples=16384, lr=1e-3, device="cuda")
     configs = [MixtureMergingConfig(**base, box=5.0, sigma0=1.0), MixtureMergingConfig(**base, box=1.5, sigma0=0.3)]
     return Sweep("mixture-merging", configs, seeds=(0, 1, 2))

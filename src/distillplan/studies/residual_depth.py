@@ -1,7 +1,7 @@
 """Study ``residual-depth`` (paper 2, exp3): the full-horizon map ``Φ_{0←T}`` vs number of blocks.
 
 A single student maps ``x_T ~ p_T`` to the teacher's ``x_0`` (σ0 = 1e−3 by default), trained on fresh
-samples every step. Two architectures of L blocks (:mod:`distillplan.train.residual`):
+samples every step. Two architectures of L blocks (:mod:`distillplan.nn.residual`):
 
 * ``resnet``: the residual composition (Definition 10) ``x ← x + α v_k(x)``, ``α = −T/L``,
   ``v_k(x) = −β(x + s_k(x))``, each ``s_k`` its own ReLU MLP (inner depth 2, width 128, no time);
@@ -9,7 +9,7 @@ samples every step. Two architectures of L blocks (:mod:`distillplan.train.resid
   embedding, L pre-LN blocks (4-head self-attention, GELU MLP ×4), ``Linear(128→1)``.
 
 Two teachers (``teacher_grid``), both ``teacher_steps`` = 100 RK4 steps from T to 0
-(:func:`teacher_nodes`):
+(:func:`distillplan.flowmap.teacher_nodes`):
 
 * ``uniform``: the paper's equal steps. At σ0 = 1e−3 this is far from the exact flow map: its last
   step crosses ``t → 0`` where ``h·β/s_t²`` leaves RK4's stability region, so on directions orthogonal
@@ -18,7 +18,7 @@ Two teachers (``teacher_grid``), both ``teacher_steps`` = 100 RK4 steps from T t
   About 93% of that target's energy is an affine function of ``x_T``: the best affine map scores
   relMSE ≈ 0.067 (``affine_relmse``), and the paper's L = 1 transformer (0.071) sits at that floor.
 * ``geometric``: steps geometric in t down to ``10⁻²·σ0²/(2β)`` and one step to 0
-  (:func:`~distillplan.train.geometric_nodes`), which stays stable through the stiff end: its gain is
+  (:func:`~distillplan.mixture.geometric_nodes`), which stays stable through the stiff end: its gain is
   the exact one to 1e−3 and every output lies on a mode. This is the map the residual-composition theory
   is about: nearly piecewise constant (each ``x_T`` goes to the mode whose basin holds it), so the best
   affine map is poor (relMSE ≈ 0.73) and a student must resolve the basins.
@@ -66,36 +66,28 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least
-from ..mixture import OUProcess, cumulative_stability, mean_diameter, paper_mixture
-from ..plots import save_figure
+from ..errors import DistillPlanError
+from ..mixture import TEACHER_GRIDS, cumulative_stability, mean_diameter
 from ..runner import Study, Sweep, grid
+from ._kit import (MAX_STEPS, EvaluationSpec, FlowSpec, Int, OneOf, OptimiserSpec, RuntimeSpec, by_cell,
+                   errorbar_figure, mean_std_text)
 
 __all__ = ["ResidualDepthConfig", "ARCHITECTURES", "run", "build_student", "quick", "paper", "pivot_table",
-           "save_figures", "STUDY", "QUICK_SETTINGS", "QUICK_TRANSFORMER",
-           "TEACHER_GRIDS", "teacher_nodes"]
+           "save_figures", "STUDY", "QUICK_SETTINGS", "QUICK_TRANSFORMER"]
 
 ARCHITECTURES = ("resnet", "transformer")
-TEACHER_GRIDS = ("uniform", "geometric")  # distillplan.train.TEACHER_GRIDS, without importing torch
-
-_STREAM_RES = 13  # generator stream tags of this study (init, data, eval)
 
 
 @dataclass(frozen=True)
-class ResidualDepthConfig:
+class ResidualDepthConfig(FlowSpec, OptimiserSpec, EvaluationSpec, RuntimeSpec):
     """One (architecture, L) cell; validated on construction."""
 
     arch: str = "resnet"
     blocks: int = 4
-    dim: int = 64
-    components: int = 20
-    means_seed: int = 0
-    box: float = 5.0
-    beta: float = 5.0
-    horizon: float = 1.0
     sigma0: float = 1e-3
     teacher_steps: int = 100
     teacher_grid: str = "uniform"
@@ -104,51 +96,24 @@ class ResidualDepthConfig:
     d_model: int = 128
     heads: int = 4
     ff_mult: int = 4
-    steps: int = 20_000
-    batch: int = 1024
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    eval_samples: int = 50_000
-    eval_seed: int = 0
+    train_steps: int = 20_000
     affine_samples: int = 8192
-    threads: int = 0
-    device: str = "cpu"
 
-    def __post_init__(self) -> None:
-        check_choice("arch", self.arch, ARCHITECTURES, "architecture")
-        check_choice("teacher_grid", self.teacher_grid, TEACHER_GRIDS, "teacher grid")
-        check_fields(self, at_least=dict(blocks=1, dim=1, components=1, means_seed=0, teacher_steps=2, inner_width=1,
-                                         inner_depth=1, d_model=1, heads=1, ff_mult=1, steps=1, batch=1,
-                                         eval_samples=1, eval_seed=0, affine_samples=0, threads=0),
-                     positive=("box", "beta", "horizon", "sigma0", "lr", "grad_clip"), nonnegative=("weight_decay",))
+    RANGES: ClassVar[dict[str, Any]] = dict(
+        arch=OneOf(ARCHITECTURES), blocks=Int(1, 256), teacher_steps=Int(2, 100_000), teacher_grid=OneOf(TEACHER_GRIDS),
+        inner_width=Int(1, 16384), inner_depth=Int(1, 64), d_model=Int(1, 4096), heads=Int(1, 256), ff_mult=Int(1, 64),
+        train_steps=Int(1, MAX_STEPS), affine_samples=Int(0, 1_000_000))
+
+    def check(self) -> None:
         if self.d_model % self.heads:
             raise DistillPlanError("heads", f"must divide d_model={self.d_model}, got {self.heads}")
-        check_device("device", self.device)
-
-
-def teacher_nodes(config: ResidualDepthConfig) -> np.ndarray:
-    """The teacher's RK4 step times from T to 0 (:func:`distillplan.train.teacher_nodes`).
-
-    ``uniform``: the paper's ``teacher_steps`` equal steps. ``geometric``: ``teacher_steps`` steps geometric
-    in t down to :func:`~distillplan.train.stiff_floor` and one to 0, which keeps RK4 stable through the stiff
-    end of the flow (``β/s_t² ≈ β/σ0²`` at t = 0) and gives the accurate flow map.
-    """
-    import torch
-
-    from ..flowmap import MixtureField
-    from ..flowmap import teacher_nodes as nodes_of
-
-    mixture = paper_mixture(config.components, config.dim, config.means_seed, config.box, config.sigma0)
-    field = MixtureField(mixture, OUProcess(config.beta, config.horizon), torch.float64)
-    return nodes_of(field, config.horizon, 0.0, config.teacher_steps, config.teacher_grid)
 
 
 def build_student(config: ResidualDepthConfig, seed: int):
-    """The untrained student of ``config`` with initial weights drawn from ``seed``."""
+    """The untrained student of ``config`` with initial weights drawn from stream ``("init", seed)``."""
     from ..nn import CoordinateTransformer, ResidualComposition, make_generator
 
-    generator = make_generator(_STREAM_RES, 1, seed)
+    generator = make_generator("init", seed)
     if config.arch == "resnet":
         return ResidualComposition(config.dim, config.blocks, config.beta, config.horizon, config.inner_width,
                                    config.inner_depth, "relu", generator=generator)
@@ -162,74 +127,50 @@ def run(config: ResidualDepthConfig, seed: int) -> list[dict]:
     Row: ``arch, blocks, seed, relmse``, ``affine_relmse`` (the relMSE of the least-squares affine map
     ``x_T ↦ x_0`` fitted on ``affine_samples`` other draws: the floor of any affine student),
     ``final_loss``, ``parameters``, the teacher diagnostics (``teacher_gain``, ``exact_gain``,
-    ``teacher_rms``, ``exact_rms``), ``stability_budget`` (A(T)), ``train_s``, ``eval_s``, ``threads``.
+    ``teacher_rms``, ``exact_rms``), ``stability_A`` (A(T)), ``train_s``, ``eval_s``, ``threads``.
     """
     import torch
 
-    from ..flowmap import MixtureField, exact_linear_gain, rk4_linear_gain, teacher_map
-    from ..nn import TrainSettings, affine_fit, cpu_runtime, fit, make_generator, parameter_count
+    from ..flowmap import exact_linear_gain, map_pairs, rk4_linear_gain, score_map, teacher_map
+    from ..nn import affine_fit, fit, make_generator, parameter_count
 
-    seed = check_int_at_least("seed", seed, 0)
-    mixture = paper_mixture(config.components, config.dim, config.means_seed, config.box, config.sigma0)
-    process = OUProcess(config.beta, config.horizon)
     horizon = config.horizon
-    settings = TrainSettings(steps=config.steps, batch=config.batch, lr=config.lr, weight_decay=config.weight_decay,
-                           grad_clip=config.grad_clip)
-    with cpu_runtime(config.threads) as threads:
-        field = MixtureField(mixture, process, torch.float32, device=config.device)
+    with config.runtime() as (device, threads):
+        field = config.field(device)
+        mixture = field.mixture
 
         def teacher(x: torch.Tensor) -> torch.Tensor:
             return teacher_map(field, x, horizon, 0.0, config.teacher_steps, config.teacher_grid)
 
-        net = build_student(config, seed).to(field.device)
-        data_gen = make_generator(_STREAM_RES, 2, seed, device=field.device)
-
-        def make_chunk(count: int):
-            x = field.sample(horizon, count * config.batch, data_gen)
-            y = teacher(x)
-            shape = (count, config.batch, config.dim)
-            return x.view(shape), y.view(shape)
-
-        result = fit(net, make_chunk, settings)
+        net = build_student(config, seed).to(device)
+        pairs = map_pairs(field, horizon, teacher, config.batch, make_generator("data", seed, device=device))
+        result = fit(net, pairs, config.settings(config.train_steps))
 
         start = time.perf_counter()
-        affine = None
+        predictors = {"student": net}
         if config.affine_samples > config.dim + 1:
-            fit_x = field.sample(horizon, config.affine_samples,
-                                 make_generator(_STREAM_RES, 4, config.eval_seed, device=field.device))
-            affine = affine_fit(fit_x, teacher(fit_x))
-        eval_gen = make_generator(_STREAM_RES, 3, config.eval_seed, device=field.device)
-        err = norm = affine_err = 0.0
-        done = 0
-        with torch.no_grad():
-            while done < config.eval_samples:
-                rows = min(2048, config.eval_samples - done)
-                x = field.sample(horizon, rows, eval_gen)
-                y = teacher(x).to(torch.float64)
-                diff = net(x).to(torch.float64) - y
-                err += float(diff.square().sum())
-                norm += float(y.square().sum())
-                if affine is not None:
-                    affine_err += float((x.to(torch.float64) @ affine[0] + affine[1] - y).square().sum())
-                done += rows
+            fit_x = field.sample(horizon, config.affine_samples, make_generator("probe", config.eval_seed, device=device))
+            weight, bias = affine_fit(fit_x, teacher(fit_x))
+            predictors["affine"] = lambda x: x.to(torch.float64) @ weight + bias
+        scores = score_map(field, horizon, teacher, predictors, config.eval_samples,
+                           make_generator("eval", config.eval_seed, device=device), batch_rows=2048)
         eval_s = time.perf_counter() - start
 
-    exact_rms = math.sqrt(float(np.mean(np.sum(mixture.means**2, axis=1))) + config.dim * config.sigma0**2)
     return [{
         "arch": config.arch,
         "teacher_grid": config.teacher_grid,
         "blocks": config.blocks,
         "seed": seed,
-        "relmse": err / norm,
-        "affine_relmse": affine_err / norm if affine is not None else math.nan,
+        "relmse": scores.relmse["student"],
+        "affine_relmse": scores.relmse.get("affine", math.nan),
         "final_loss": result.final_loss[0],
         "parameters": parameter_count(net),
         "teacher_gain": rk4_linear_gain(field.to(torch.float64), horizon, 0.0, config.teacher_steps,
                                         config.teacher_grid),
         "exact_gain": exact_linear_gain(field, horizon, 0.0),
-        "teacher_rms": math.sqrt(norm / config.eval_samples),
-        "exact_rms": exact_rms,
-        "stability_budget": float(cumulative_stability(horizon, mixture, process)),
+        "teacher_rms": scores.reference_rms,
+        "exact_rms": mixture.rms_norm(),
+        "stability_A": float(cumulative_stability(horizon, mixture, field.process)),
         "mean_diameter": mean_diameter(mixture.means),
         "train_s": result.total_s,
         "data_s": result.data_s,
@@ -243,9 +184,9 @@ PAPER_SEEDS = tuple(range(10))
 QUICK_SEEDS = (0, 1)
 BLOCKS = (1, 2, 4, 8, 16)
 
-QUICK_SETTINGS = dict(steps=4000, batch=64, lr=1e-3, eval_samples=4096)
+QUICK_SETTINGS = dict(train_steps=4000, batch=64, lr=1e-3, eval_samples=4096)
 """The quick preset's departures from the paper for the residual composition (geometry, σ0, teacher, blocks kept)."""
-QUICK_TRANSFORMER = dict(QUICK_SETTINGS, d_model=32, steps=600)
+QUICK_TRANSFORMER = dict(QUICK_SETTINGS, d_model=32, train_steps=600)
 """The quick transformer: d_model 32 (4 heads) and 600 steps, L ∈ {1, 2, 4} only (L = 8, 16 cost too much on 2 cores)."""
 QUICK_TRANSFORMER_BLOCKS = (1, 2, 4)
 
@@ -280,40 +221,29 @@ def _label(row: dict) -> str:
     return f"{row['arch']} ({_teacher(row)} teacher)"
 
 
-def _by_cell(rows: list[dict], key: str = "relmse") -> dict[str, dict[int, list[float]]]:
-    cells: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        value = row.get(key)
-        if value is not None and not math.isnan(float(value)):
-            cells[_label(row)][int(row["blocks"])].append(float(value))
-    return cells
+def _series(rows: list[dict]) -> dict[str, dict[int, list[float]]]:
+    """relMSE values per (architecture, teacher) label and L."""
+    series: dict[str, dict[int, list[float]]] = defaultdict(dict)
+    for (label, blocks), values in by_cell([{**r, "label": _label(r)} for r in rows], ("label", "blocks"), "relmse").items():
+        series[label][int(blocks)] = values
+    return dict(sorted(series.items()))
 
 
 def _affine_floors(rows: list[dict]) -> dict[str, float]:
     """Mean affine-map relMSE per teacher grid (the same target for every architecture and L)."""
-    values: dict[str, list[float]] = defaultdict(list)
-    for r in rows:
-        if r.get("affine_relmse") is not None and not math.isnan(float(r["affine_relmse"])):
-            values[_teacher(r)].append(float(r["affine_relmse"]))
-    return {teacher: float(np.mean(v)) for teacher, v in sorted(values.items())}
+    cells = by_cell([{**r, "teacher": _teacher(r)} for r in rows], ("teacher",), "affine_relmse")
+    return {teacher: float(np.mean(values)) for (teacher,), values in sorted(cells.items())}
 
 
 def pivot_table(rows: list[dict]) -> dict[str, list[dict]]:
     """``relmse_pivot``: rows L, one ``mean ± std`` column per (architecture, teacher), and the affine floors."""
-    cells = _by_cell(rows)
-    labels = sorted(cells)
-    blocks = sorted({b for cell in cells.values() for b in cell})
+    series = _series(rows)
+    blocks = sorted({b for cell in series.values() for b in cell})
     table = []
     for b in blocks:
         row: dict = {"blocks": b}
-        for label in labels:
-            values = cells[label].get(b)
-            if not values:
-                row[label] = ""
-            elif len(values) < 2:
-                row[label] = f"{np.mean(values):.2e}"
-            else:
-                row[label] = f"{np.mean(values):.2e} ± {np.std(values, ddof=1):.2e}"
+        for label, cell in series.items():
+            row[label] = mean_std_text(cell[b]) if cell.get(b) else ""
         for teacher, floor in _affine_floors([r for r in rows if int(r["blocks"]) == b]).items():
             row[f"affine_floor ({teacher} teacher)"] = floor
         table.append(row)
@@ -322,36 +252,10 @@ def pivot_table(rows: list[dict]) -> dict[str, list[dict]]:
 
 def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     """``relmse_vs_blocks.png``: relMSE mean ± std against L per (architecture, teacher), affine floors dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    cells = _by_cell(rows)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5.8, 3.8))
-    all_blocks: set[int] = set()
-    for label in sorted(cells):
-        blocks = sorted(cells[label])
-        all_blocks.update(blocks)
-        mean = np.array([np.mean(cells[label][b]) for b in blocks])
-        std = np.array([np.std(cells[label][b], ddof=1) if len(cells[label][b]) > 1 else 0.0 for b in blocks])
-        ax.errorbar(blocks, mean, yerr=std, marker="o", capsize=3, label=label)
-    for (teacher, floor), style in zip(_affine_floors(rows).items(), ("--", ":")):
-        if math.isfinite(floor):
-            ax.axhline(floor, color="gray", linestyle=style, linewidth=1, label=f"best affine map ({teacher})")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ticks = sorted(all_blocks)
-    ax.set_xticks(ticks, [str(b) for b in ticks])
-    ax.set_xlabel("blocks L")
-    ax.set_ylabel("relMSE of Φ(0←T) (mean ± std)")
-    ax.set_title("full-horizon map vs depth")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    path = out_dir / "relmse_vs_blocks.png"
-    save_figure(fig, path, dpi=130)
+    floors = {f"best affine map ({teacher})": floor for teacher, floor in _affine_floors(rows).items()}
+    path = errorbar_figure(_series(rows), Path(out_dir) / "relmse_vs_blocks.png", xlabel="blocks L",
+                           ylabel="relMSE of Φ(0←T) (mean ± std)", title="full-horizon map vs depth", floors=floors,
+                           size=(5.8, 3.8), legend_size=7)
     return [path]
 
 

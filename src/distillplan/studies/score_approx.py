@@ -33,13 +33,13 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
-import numpy as np
-
-from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least, check_positive
-from ..mixture import OUProcess, mean_diameter, paper_mixture
-from ..plots import save_figure
+from ..errors import DistillPlanError, check_positive
+from ..mixture import mean_diameter
 from ..runner import Study, Sweep, grid
+from ._kit import (ACTIVATION, MAX_SEED, MAX_STEPS, EvaluationSpec, Int, FlowSpec, OptimiserSpec, RuntimeSpec,
+                   errorbar_figure, mean_std_text)
 
 __all__ = ["ScoreApproxConfig", "run", "quick", "paper", "pivot_tables", "save_figures", "STUDY",
            "QUICK_SETTINGS", "PAPER_TIMES"]
@@ -47,58 +47,43 @@ __all__ = ["ScoreApproxConfig", "run", "quick", "paper", "pivot_tables", "save_f
 PAPER_TIMES = (0.1, 0.3, 0.5, 0.7, 0.9)
 """Fractions of the horizon T at which a score network is trained."""
 
-_STREAM_SCORE = 11  # generator stream tags of this study (init, data, eval)
+
+class _TimeFractions:
+    """A non-empty list of distinct fractions of T in (0, 1]."""
+
+    def check(self, name: str, value: Any) -> tuple[float, ...]:
+        times = tuple(value) if isinstance(value, (tuple, list)) else None
+        if not times or len(times) > 64:
+            raise DistillPlanError(name, f"must be a list of 1 to 64 fractions of T, got {value!r}")
+        fracs = tuple(check_positive(name, frac) for frac in times)
+        if max(fracs) > 1.0:
+            raise DistillPlanError(name, f"fractions of T must lie in (0, 1], got {max(fracs)!r}")
+        if len(set(fracs)) != len(fracs):
+            raise DistillPlanError(name, f"must be distinct, got {list(fracs)}")
+        return fracs
+
+    def __str__(self) -> str:
+        return "distinct fractions of T in (0, 1]"
 
 
 @dataclass(frozen=True)
-class ScoreApproxConfig:
+class ScoreApproxConfig(FlowSpec, OptimiserSpec, EvaluationSpec, RuntimeSpec):
     """One (σ0, width) cell: one student per time in ``times`` (fractions of T). Validated on construction.
 
     ``means_seed=None`` draws the means from the trial seed (the paper); an integer fixes them.
-    ``threads = 0`` picks torch's thread count automatically; ``device`` is a torch device name.
     """
 
     sigma0: float = 0.1
+    means_seed: int | None = None
     width: int = 512
     depth: int = 4
     activation: str = "alternating"
     times: tuple[float, ...] = PAPER_TIMES
-    dim: int = 64
-    components: int = 20
-    box: float = 5.0
-    means_seed: int | None = None
-    beta: float = 5.0
-    horizon: float = 1.0
-    steps: int = 20_000
-    batch: int = 1024
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    eval_samples: int = 50_000
-    eval_seed: int = 0
-    threads: int = 0
-    device: str = "cpu"
+    train_steps: int = 20_000
 
-    def __post_init__(self) -> None:
-        from ..nn import ACTIVATIONS  # lazy: torch is only needed to run
-
-        check_fields(self, at_least=dict(width=1, depth=1, dim=1, components=1, steps=1, batch=1, eval_samples=1,
-                                         eval_seed=0, threads=0),
-                     positive=("sigma0", "box", "beta", "horizon", "lr", "grad_clip"), nonnegative=("weight_decay",))
-        if self.means_seed is not None:
-            check_int_at_least("means_seed", self.means_seed, 0)
-        check_choice("activation", self.activation, ACTIVATIONS, "activation")
-        times = tuple(self.times) if isinstance(self.times, (tuple, list)) else None
-        if not times:
-            raise DistillPlanError("times", f"must be a non-empty list of fractions of T, got {self.times!r}")
-        for frac in times:
-            value = check_positive("times", frac)
-            if value > 1.0:
-                raise DistillPlanError("times", f"fractions of T must lie in (0, 1], got {frac!r}")
-        if len(set(times)) != len(times):
-            raise DistillPlanError("times", f"must be distinct, got {list(times)}")
-        object.__setattr__(self, "times", tuple(float(f) for f in times))
-        check_device("device", self.device)
+    RANGES: ClassVar[dict[str, Any]] = dict(
+        means_seed=Int(0, MAX_SEED, optional=True), width=Int(1, 16384), depth=Int(1, 64),
+        activation=ACTIVATION, times=_TimeFractions(), train_steps=Int(1, MAX_STEPS))
 
 
 def run(config: ScoreApproxConfig, seed: int) -> list[dict]:
@@ -110,36 +95,37 @@ def run(config: ScoreApproxConfig, seed: int) -> list[dict]:
     """
     import torch
 
-    from ..flowmap import MixtureField
-    from ..nn import StackedMLP, TrainSettings, cpu_runtime, fit, make_generator
+    from ..nn import StackedMLP, batched_relative_mse, fit, make_generator
 
-    seed = check_int_at_least("seed", seed, 0)
     means_seed = seed if config.means_seed is None else config.means_seed
-    mixture = paper_mixture(config.components, config.dim, means_seed, config.box, config.sigma0)
-    process = OUProcess(config.beta, config.horizon)
     times = [frac * config.horizon for frac in config.times]
     n = len(times)
-    settings = TrainSettings(steps=config.steps, batch=config.batch, lr=config.lr,
-                             weight_decay=config.weight_decay, grad_clip=config.grad_clip)
-    with cpu_runtime(config.threads) as threads:
-        field = MixtureField(mixture, process, torch.float32, device=config.device)
+    with config.runtime() as (device, threads):
+        field = config.field(device, means_seed=means_seed)
+        mixture = field.mixture
         net = StackedMLP(n, config.dim, config.width, config.depth, config.activation,
-                         generators=[make_generator(_STREAM_SCORE, 1, seed, k) for k in range(n)]).to(field.device)
-        data_gens = [make_generator(_STREAM_SCORE, 2, seed, k, device=field.device) for k in range(n)]
+                         generators=[make_generator("init", seed, k) for k in range(n)]).to(device)
+        data_gens = [make_generator("data", seed, k, device=device) for k in range(n)]
+        eval_gens = [make_generator("eval", config.eval_seed, seed, k, device=device) for k in range(n)]
+
+        def draw(gens: list, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+            """``(x, ∇log p_t(x))`` stacked over the n times: shape ``(n, rows, d)``."""
+            x = torch.stack([field.sample(t, rows, gens[k]) for k, t in enumerate(times)])
+            return x, torch.stack([field.score(x[k], t) for k, t in enumerate(times)])
 
         def make_chunk(count: int):
-            rows = count * config.batch
-            inputs = torch.empty(count, n, config.batch, config.dim, device=field.device)
-            targets = torch.empty_like(inputs)
-            for k, t in enumerate(times):
-                x = field.sample(t, rows, data_gens[k])
-                inputs[:, k] = x.view(count, config.batch, config.dim)
-                targets[:, k] = field.score(x, t).view(count, config.batch, config.dim)
-            return inputs, targets
+            x, score = draw(data_gens, count * config.batch)
+            shape = (n, count, config.batch, config.dim)
+            return x.view(shape).transpose(0, 1), score.view(shape).transpose(0, 1)
 
-        result = fit(net, make_chunk, settings)
+        result = fit(net, make_chunk, config.settings(config.train_steps))
         start = time.perf_counter()
-        errors, score_rms = _evaluate(field, net, times, config, seed)
+
+        def draw_eval(rows: int):
+            x, score = draw(eval_gens, rows)
+            return score, {"student": net(x)}
+
+        scores = batched_relative_mse(draw_eval, config.eval_samples, grouped=True)
         eval_s = time.perf_counter() - start
     return [{
         "sigma0": config.sigma0,
@@ -148,9 +134,9 @@ def run(config: ScoreApproxConfig, seed: int) -> list[dict]:
         "t_frac": frac,
         "t": t,
         "seed": seed,
-        "relmse": errors[k],
+        "relmse": float(scores.relmse["student"][k]),
         "final_loss": result.final_loss[k],
-        "score_rms": score_rms[k],
+        "score_rms": float(scores.reference_rms[k]),
         "s_t2": field.variance(t),
         "means_seed": means_seed,
         "mean_diameter": mean_diameter(mixture.means),
@@ -160,35 +146,11 @@ def run(config: ScoreApproxConfig, seed: int) -> list[dict]:
     } for k, (frac, t) in enumerate(zip(config.times, times))]
 
 
-def _evaluate(field, net, times, config: ScoreApproxConfig, seed: int) -> tuple[list[float], list[float]]:
-    """Relative score MSE (ratio of sums, float64) of each student on ``eval_samples`` fresh draws of ``p_t``."""
-    import torch
-
-    from ..nn import make_generator
-
-    n = len(times)
-    gens = [make_generator(_STREAM_SCORE, 3, config.eval_seed, seed, k, device=field.device) for k in range(n)]
-    err = np.zeros(n)
-    norm = np.zeros(n)
-    done = 0
-    rows_per_batch = 8192
-    with torch.no_grad():
-        while done < config.eval_samples:
-            rows = min(rows_per_batch, config.eval_samples - done)
-            x = torch.stack([field.sample(t, rows, gens[k]) for k, t in enumerate(times)])
-            target = torch.stack([field.score(x[k], t) for k, t in enumerate(times)]).to(torch.float64)
-            diff = net(x).to(torch.float64) - target
-            err += diff.square().sum(dim=(1, 2)).cpu().numpy()
-            norm += target.square().sum(dim=(1, 2)).cpu().numpy()
-            done += rows
-    return (err / norm).tolist(), np.sqrt(norm / config.eval_samples).tolist()
-
-
 # ---------------------------------------------------------------------- presets
 PAPER_SEEDS = tuple(range(10))
 QUICK_SEEDS = (0, 1)
 
-QUICK_SETTINGS = dict(steps=3000, batch=256, lr=1e-3, eval_samples=8192)
+QUICK_SETTINGS = dict(train_steps=3000, batch=256, lr=1e-3, eval_samples=8192)
 """The quick preset's departures from the paper (geometry, depth, activations and times are the paper's)."""
 QUICK_SIGMAS, QUICK_SIGMA_WIDTH = (0.01, 0.1, 1.0), 128
 QUICK_WIDTHS, QUICK_WIDTH_SIGMA = (32, 64, 128, 256), 0.1
@@ -233,13 +195,6 @@ def _sweep_axes(cells) -> tuple[int | None, float | None]:
     return sweep_width, sweep_sigma
 
 
-def _mean_std(values: list[float]) -> str:
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return f"{mean:.2e}"
-    return f"{mean:.2e} ± {float(np.std(values, ddof=1)):.2e}"
-
-
 def pivot_tables(rows: list[dict]) -> dict[str, list[dict]]:
     """``sigma_sweep`` (rows σ0) and ``width_sweep`` (rows width): relMSE ``mean ± std`` per ``t/T`` column."""
     cells = _cells(rows)
@@ -250,7 +205,7 @@ def pivot_tables(rows: list[dict]) -> dict[str, list[dict]]:
         cell = cells[(sigma0, width)]
         row = {"sigma0": sigma0, "width": width, "seeds": max(len(v) for v in cell.values())}
         for frac in fracs:
-            row[f"t/T={frac:g}"] = _mean_std(cell[frac]) if cell.get(frac) else ""
+            row[f"t/T={frac:g}"] = mean_std_text(cell[frac]) if cell.get(frac) else ""
         return row
 
     sigma_sweep = [row_of(s, w) for s, w in sorted(cells) if w == sweep_width]
@@ -260,60 +215,23 @@ def pivot_tables(rows: list[dict]) -> dict[str, list[dict]]:
 
 def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     """``score_error_vs_t.png`` (one line per σ0) and ``score_error_vs_width.png`` (one line per t/T)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     cells = _cells(rows)
     sweep_width, sweep_sigma = _sweep_axes(cells)
+    by_sigma = {f"σ0 = {sigma0:g}": cell for (sigma0, width), cell in sorted(cells.items()) if width == sweep_width}
+    by_time: dict[str, dict[int, list[float]]] = defaultdict(dict)
+    for (sigma0, width), cell in sorted(cells.items(), key=lambda item: item[0][1]):
+        if sigma0 == sweep_sigma:
+            for frac, values in sorted(cell.items()):
+                by_time[f"t/T = {frac:g}"][width] = values
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for (sigma0, width), cell in sorted(cells.items()):
-        if width != sweep_width:
-            continue
-        fracs = sorted(cell)
-        mean, std = _stats([cell[f] for f in fracs])
-        ax.errorbar(fracs, mean, yerr=std, marker="o", capsize=3, label=f"σ0 = {sigma0:g}")
-    ax.set_yscale("log")
-    ax.set_xlabel("t / T")
-    ax.set_ylabel("relative score MSE (mean ± std)")
-    ax.set_title(f"score error vs time (width {sweep_width})")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    path = out_dir / "score_error_vs_t.png"
-    save_figure(fig, path, dpi=130)
-    paths.append(path)
-
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    widths = sorted(w for s, w in cells if s == sweep_sigma)
-    fracs = sorted({f for (s, w), cell in cells.items() if s == sweep_sigma for f in cell})
-    for frac in fracs:
-        present = [w for w in widths if frac in cells[(sweep_sigma, w)]]
-        mean, std = _stats([cells[(sweep_sigma, w)][frac] for w in present])
-        ax.errorbar(present, mean, yerr=std, marker="o", capsize=3, label=f"t/T = {frac:g}")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    if widths:
-        ax.set_xticks(widths, [str(w) for w in widths])
-    ax.set_xlabel("width")
-    ax.set_ylabel("relative score MSE (mean ± std)")
-    ax.set_title(f"score error vs width (σ0 = {sweep_sigma:g})" if sweep_sigma is not None else "score error vs width")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    path = out_dir / "score_error_vs_width.png"
-    save_figure(fig, path, dpi=130)
-    paths.append(path)
-    return paths
-
-
-def _stats(groups: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
-    mean = np.array([np.mean(g) for g in groups])
-    std = np.array([np.std(g, ddof=1) if len(g) > 1 else 0.0 for g in groups])
-    return mean, std
+    return [
+        errorbar_figure(by_sigma, out_dir / "score_error_vs_t.png", xlabel="t / T", log2_x=False,
+                        ylabel="relative score MSE (mean ± std)", title=f"score error vs time (width {sweep_width})"),
+        errorbar_figure(dict(sorted(by_time.items())), out_dir / "score_error_vs_width.png", xlabel="width",
+                        ylabel="relative score MSE (mean ± std)", legend_size=8,
+                        title=f"score error vs width (σ0 = {sweep_sigma:g})" if sweep_sigma is not None
+                        else "score error vs width"),
+    ]
 
 
 STUDY_NAME = "score-approx"

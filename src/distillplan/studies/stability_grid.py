@@ -2,12 +2,12 @@
 
 The PF-ODE flow map ``Φ_{0←T}`` of the OU-evolved isotropic Gaussian mixture is distilled into a
 composition ``Ψ_n ∘ … ∘ Ψ_1`` of n MLP students, one per segment of a time grid
-``T = t_0 > … > t_n = 0``, under a fixed total budget of ``total_steps`` optimizer steps split
-evenly (``total_steps // n`` per student). The stability grid puts an equal share ``A(T)/n`` of the
-stability budget ``A(t) = ∫_0^t L`` in every segment (:func:`distillplan.mixture.stability_grid`);
+``T = t_0 > … > t_n = 0``, under a fixed total of ``total_train_steps`` optimizer steps split
+evenly (``total_train_steps // n`` per student). The stability grid puts an equal share ``A(T)/n`` of the
+stability coordinate ``A(t) = ∫_0^t L`` in every segment (:func:`distillplan.mixture.stability_grid`);
 the uniform grid has ``t_k = T(1 − k/n)``. Each run reports the end-to-end relMSE against a
 100-step RK4 reference, the NLL of the outputs under ``p_0`` and the worst local segment relMSE
-(:mod:`distillplan.train.evaluate`).
+(:mod:`distillplan.flowmap.evaluate`).
 
 Presets: ``paper`` is the authors' exp4 (d = 64, K = 20 means uniform in [−5, 5]^64 from torch
 seed 0, β = 5, T = 1, σ0 = 1, ReLU MLPs of width 512 and depth 4, 100 000 total steps, batch 1024,
@@ -23,68 +23,49 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_choice, check_device, check_fields, check_int_at_least
-from ..mixture import GRID_KINDS, OUProcess, make_grid, mean_diameter, paper_mixture, segment_budget
-from ..plots import save_figure
+from ..errors import DistillPlanError
+from ..mixture import GRID_KINDS, make_grid, mean_diameter, segment_stability
 from ..runner import Study, Sweep, grid
+from ._kit import (ACTIVATION, MAX_STEPS, EvaluationSpec, Int, FlowSpec, OneOf, OptimiserSpec, RuntimeSpec,
+                   errorbar_figure)
 
 __all__ = ["StabilityGridConfig", "run", "quick", "paper", "reduction_table", "save_figures", "STUDY"]
 
 
 @dataclass(frozen=True)
-class StabilityGridConfig:
+class StabilityGridConfig(FlowSpec, OptimiserSpec, EvaluationSpec, RuntimeSpec):
     """One (grid, n) cell of the study; every field is validated on construction.
 
-    ``threads = 0`` picks the torch thread count automatically (:mod:`distillplan.train.runtime`);
-    ``mode`` is how the n students are trained (``auto``/``batched``/``sequential``, same numbers);
-    ``device`` is a torch device (``cpu``, ``cuda``, ``cuda:1``); the paper-sized preset wants a GPU.
+    ``total_train_steps`` optimiser steps are split evenly over the n students (``total // n`` each);
+    ``mode`` is how the n students are trained (``auto``/``batched``/``sequential``, same numbers).
     """
 
     segments: int = 8
     grid: str = "stability"
-    dim: int = 64
-    components: int = 20
-    means_seed: int = 0
-    box: float = 5.0
-    beta: float = 5.0
-    horizon: float = 1.0
-    sigma0: float = 1.0
     width: int = 512
     depth: int = 4
     activation: str = "relu"
-    total_steps: int = 100_000
-    batch: int = 1024
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    eval_samples: int = 50_000
-    eval_seed: int = 0
+    total_train_steps: int = 100_000
     local_samples: int = 1024
     teacher_total_steps: int = 100
     teacher_min_steps: int = 5
     reference_steps: int = 100
-    threads: int = 0
     mode: str = "auto"
-    device: str = "cpu"
 
-    def __post_init__(self) -> None:
-        from ..flowmap import MODES  # lazy
-        from ..nn import ACTIVATIONS  # lazy: torch is only needed to run
+    RANGES: ClassVar[dict[str, Any]] = dict(
+        segments=Int(1, 256), grid=OneOf(GRID_KINDS), width=Int(1, 16384), depth=Int(1, 64),
+        activation=ACTIVATION, total_train_steps=Int(1, MAX_STEPS),
+        local_samples=Int(1, 1_000_000), teacher_total_steps=Int(1, 100_000), teacher_min_steps=Int(1, 10_000),
+        reference_steps=Int(1, 100_000), mode=OneOf("distillplan.flowmap.segments:MODES"))
 
-        check_fields(self, at_least=dict(segments=1, dim=1, components=1, means_seed=0, width=1, depth=1, batch=1,
-                                         eval_samples=1, eval_seed=0, local_samples=1, teacher_total_steps=1,
-                                         teacher_min_steps=1, reference_steps=1, threads=0),
-                     positive=("box", "beta", "horizon", "sigma0", "lr", "grad_clip"), nonnegative=("weight_decay",))
-        check_choice("grid", self.grid, GRID_KINDS, "grid kind")
-        check_choice("activation", self.activation, ACTIVATIONS, "activation")
-        check_choice("mode", self.mode, MODES, "mode")
-        check_device("device", self.device)
-        if self.total_steps < self.segments:
-            raise DistillPlanError(
-                "total_steps", f"must give every one of the {self.segments} segments a step, got {self.total_steps}")
+    def check(self) -> None:
+        if self.total_train_steps < self.segments:
+            raise DistillPlanError("total_train_steps",
+                                   f"must give every one of the {self.segments} segments a step, got {self.total_train_steps}")
 
 
 def run(config: StabilityGridConfig, seed: int) -> list[dict]:
@@ -92,24 +73,18 @@ def run(config: StabilityGridConfig, seed: int) -> list[dict]:
 
     One row: ``segments, grid, seed, relmse, nll0, worst_seg_relmse`` plus ``teacher_relmse``
     (the composed segment teachers against the reference), ``local_relmse`` (per segment),
-    the grid ``times``, its per-segment stability budget, teacher steps, the final training
+    the grid ``times``, its per-segment stability share, teacher steps, the final training
     losses and timings (``train_s``, ``eval_s``, ``steps_per_s``).
     """
-    import torch
+    from ..flowmap import StudentSpec, eval_generator, evaluate_flow_map, local_segment_errors, train_segments
 
-    from ..flowmap import MixtureField, StudentSpec, eval_generator, evaluate_flow_map, local_segment_errors, train_segments
-    from ..nn import TrainSettings, cpu_runtime
-
-    seed = check_int_at_least("seed", seed, 0)
-    mixture = paper_mixture(config.components, config.dim, config.means_seed, config.box, config.sigma0)
-    process = OUProcess(config.beta, config.horizon)
-    time_grid = make_grid(config.grid, config.segments, process, mixture)
-    times = time_grid.times
-    settings = TrainSettings(steps=config.total_steps // config.segments, batch=config.batch, lr=config.lr,
-                             weight_decay=config.weight_decay, grad_clip=config.grad_clip)
+    settings = config.settings(config.total_train_steps // config.segments)
     student = StudentSpec(config.width, config.depth, config.activation)
-    with cpu_runtime(config.threads) as threads:
-        field = MixtureField(mixture, process, torch.float32, device=config.device)
+    with config.runtime() as (device, threads):
+        field = config.field(device)
+        mixture, process = field.mixture, field.process
+        time_grid = make_grid(config.grid, config.segments, process, mixture)
+        times = time_grid.times
         result = train_segments(field, times, settings, student, seed=seed,
                                 teacher_total_steps=config.teacher_total_steps,
                                 teacher_min_steps=config.teacher_min_steps, mode=config.mode)
@@ -134,12 +109,12 @@ def run(config: StabilityGridConfig, seed: int) -> list[dict]:
         "local_relmse": local,
         "final_loss": result.final_loss,
         "times": [float(t) for t in times],
-        "segment_budget": segment_budget(time_grid, mixture, process).tolist(),
+        "segment_stability": segment_stability(time_grid, mixture, process).tolist(),
         "teacher_steps": result.teacher_steps,
         "steps_per_segment": result.steps,
         "mean_diameter": mean_diameter(mixture.means),
         "train_s": timings.total_s,
-        "teacher_s": timings.teacher_s,
+        "teacher_s": timings.data_s,
         "eval_s": eval_s,
         "steps_per_s": total_student_steps / timings.total_s if timings.total_s > 0 else math.nan,
         "threads": threads,
@@ -151,7 +126,7 @@ def run(config: StabilityGridConfig, seed: int) -> list[dict]:
 PAPER_SEEDS = tuple(range(10))
 QUICK_SEEDS = (0, 1, 2)
 
-QUICK_SETTINGS = dict(total_steps=8_000, batch=256, lr=2e-3, eval_samples=5_000)
+QUICK_SETTINGS = dict(total_train_steps=8_000, batch=256, lr=2e-3, eval_samples=5_000)
 """The quick preset's departures from the paper: students, data geometry and teacher are the paper's.
 
 Measured (seed 0, n = 8, end-to-end relMSE uniform vs stability; the reduction needs accurate
@@ -228,33 +203,11 @@ def reduction_table(rows: list[dict]) -> dict[str, list[dict]]:
 
 def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
     """``relmse_vs_segments.png``: relMSE mean ± std (over seeds) against n for each grid, log y."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    values: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    series: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        values[str(row["grid"])][int(row["segments"])].append(float(row["relmse"]))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for kind in sorted(values):
-        ns = sorted(values[kind])
-        mean = np.array([np.mean(values[kind][n]) for n in ns])
-        std = np.array([np.std(values[kind][n], ddof=1) if len(values[kind][n]) > 1 else 0.0 for n in ns])
-        ax.errorbar(ns, mean, yerr=std, marker="o", capsize=3, label=kind)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    all_ns = sorted({n for kind in values for n in values[kind]})
-    ax.set_xticks(all_ns, [str(n) for n in all_ns])
-    ax.set_xlabel("segments n")
-    ax.set_ylabel("end-to-end relMSE (mean ± std)")
-    ax.set_title("stability-balanced vs uniform grid")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    path = out_dir / "relmse_vs_segments.png"
-    save_figure(fig, path, dpi=130)
+        series[str(row["grid"])][int(row["segments"])].append(float(row["relmse"]))
+    path = errorbar_figure(dict(sorted(series.items())), Path(out_dir) / "relmse_vs_segments.png", xlabel="segments n",
+                           ylabel="end-to-end relMSE (mean ± std)", title="stability-balanced vs uniform grid")
     return [path]
 
 

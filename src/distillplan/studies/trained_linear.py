@@ -2,7 +2,7 @@
 
 For every canonical strategy and the optimal plan (per λ) this trains one diagonal linear student
 per merge stage by plain gradient descent in torch
-(:func:`distillplan.train.linear_students.train_plan`, learning rate η = 1 − e^{−s/n} for n GD
+(:func:`distillplan.merging.train_plan`, learning rate η = 1 − e^{−s/n} for n GD
 steps, so that n steps equal the optimization time s exactly) and compares the trained root
 operator and its W2 to the surrogate with the analytic prediction of
 :func:`distillplan.linear.evaluate_plan`.
@@ -11,9 +11,9 @@ Columns per (λ, strategy): ``lam, strategy, stages, analytic_root, trained_root
 (= |trained − analytic| / |analytic|), analytic_w2, trained_w2, w2_rel_dev, train_s`` (+ ``plan``
 and, for the optimum, ``solver``/``certified``). A canonical strategy is one plan for every λ, so
 its students for all λ train together as one vectorised run (``train_s`` is that run's time); the
-optimal plan depends on λ and is trained per λ. Every training run draws from its own generator,
-seeded from (seed, run index). Acceptance (issue 4): the largest ``rel_dev`` over all
-strategies, the optimal plan and λ ∈ {0.2, 1.0, 5.0} at T = 16 is at most 1%; the ``deviation``
+optimal plan depends on λ and is trained per λ. Every training run draws from its own stream
+``("data", seed, strategy)`` (the optimum: ``("data", seed, "optimal", λ index)``). The check: the largest
+``rel_dev`` over all strategies, the optimal plan and λ ∈ {0.2, 1.0, 5.0} at T = 16 is at most 1%; the ``deviation``
 table reports it per setting. W2 is a difference r_T |M − P*| that can be tiny (≈ 1e-7 near the
 transition), so its *relative* deviation may be large even when the root matches to 1e-6: float32
 rounding and sampling noise alone move the root by ~1e-7. For a W2 check at that level use
@@ -29,15 +29,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_finite_array, check_int_at_least, check_nonnegative
-from ..linear import LinearTeacher, MergeModel, evaluate_plan, optimal_plan
+from ..errors import check_finite_array
+from ..linear import LinearTeacher, evaluate_plan, optimal_plan
 from ..linear.strategies import STRATEGIES, canonical_plan
-from ..plots import save_figure
+from ..plots import STRATEGY_COLOURS, pyplot, save_figure
 from ..runner import Study, Sweep, grid
-from ..schedules import SCHEDULES, make_schedule
+from ._kit import Int, MergeSpec, OneOf, SubsetOf
 
 __all__ = ["TrainedLinearConfig", "run", "STUDY", "deviation_table", "figures", "TOLERANCE"]
 
@@ -45,71 +46,54 @@ TOLERANCE = 0.01
 """Acceptance bound on the relative deviation of the trained root operator."""
 
 PLANS = (*STRATEGIES, "optimal")
-COLORS = {"vanilla": "#ff7f0e", "progressive": "#2ca02c", "boot": "#1f77b4", "consistency": "#9467bd",
-          "optimal": "#d62728"}
+
+
+class _Variances:
+    """A non-empty list of at most 1024 data variances λ > 0."""
+
+    def check(self, name: str, value: Any) -> tuple[float, ...]:
+        lams = check_finite_array(name, list(value) if isinstance(value, (list, tuple)) else value, positive=True)
+        if lams.size > 1024:
+            from ..errors import DistillPlanError
+
+            raise DistillPlanError(name, f"at most 1024 values, got {lams.size}")
+        return tuple(float(x) for x in lams)
+
+    def __str__(self) -> str:
+        return "1 to 1024 variances > 0"
 
 
 @dataclass(frozen=True)
-class TrainedLinearConfig:
+class TrainedLinearConfig(MergeSpec):
     """One setting: T, schedule, s and merge model; all λ in ``lams`` and all plans in ``strategies``.
 
-    ``samples=None`` trains on the exact expected loss instead of fresh samples; ``cap`` goes to
-    the planner for the optimal plan (None: its default).
+    ``train_steps`` GD steps per stage; ``samples=None`` trains on the exact expected loss instead of
+    fresh samples; ``cap`` goes to the planner for the optimal plan (None: its default).
     """
 
-    steps: int = 16
-    schedule: str = "cosine"
-    budget: float = 6.4
+    teacher_steps: int = 16
     lams: tuple[float, ...] = (0.2, 1.0, 5.0)
-    init: str = "warm"
-    rate: str = "normalized"
     strategies: tuple[str, ...] = PLANS
-    gd_steps: int = 100
+    train_steps: int = 100
     samples: int | None = 1024
     dtype: str = "float32"
     cap: int | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", check_int_at_least("steps", self.steps, 2))
-        if self.schedule not in SCHEDULES:
-            raise DistillPlanError("schedule", f"unknown schedule {self.schedule!r}; choose from {sorted(SCHEDULES)}")
-        object.__setattr__(self, "budget", check_nonnegative("budget", self.budget))
-        lams = check_finite_array("lams", list(self.lams) if isinstance(self.lams, (list, tuple)) else self.lams,
-                                  positive=True)
-        object.__setattr__(self, "lams", tuple(float(x) for x in lams))
-        strategies = (self.strategies,) if isinstance(self.strategies, str) else tuple(self.strategies)
-        bad = [s for s in strategies if s not in PLANS]
-        if bad or not strategies:
-            raise DistillPlanError("strategies", f"unknown {bad}; choose a non-empty subset of {list(PLANS)}")
-        object.__setattr__(self, "strategies", strategies)
-        object.__setattr__(self, "gd_steps", check_int_at_least("gd_steps", self.gd_steps, 1))
-        if self.samples is not None:
-            object.__setattr__(self, "samples", check_int_at_least("samples", self.samples, 1))
-        if self.dtype not in ("float32", "float64"):
-            raise DistillPlanError("dtype", f"must be float32 or float64, got {self.dtype!r}")
-        if self.cap is not None:
-            object.__setattr__(self, "cap", check_int_at_least("cap", self.cap, 1))
-        self.model()  # validates init and rate
-
-    def model(self) -> MergeModel:
-        return MergeModel(self.budget, self.init, self.rate)
-
-
-def _sub_seed(seed: int, job: int) -> int:
-    return int(np.random.SeedSequence([int(seed), job]).generate_state(1)[0])
+    RANGES: ClassVar[dict[str, Any]] = dict(
+        teacher_steps=Int(2, 1024), lams=_Variances(), strategies=SubsetOf(PLANS), train_steps=Int(1, 1_000_000),
+        samples=Int(1, 1_000_000, optional=True), dtype=OneOf(("float32", "float64")), cap=Int(1, 10_000, optional=True))
 
 
 def run(config: TrainedLinearConfig, seed: int) -> list[dict]:
     """Train every requested plan at every λ; one row per (λ, strategy)."""
-    import torch
-
     from ..merging.linear_students import train_plan
+    from ..nn.runtime import torch_threads
+    from ..nn.streams import derive_seed
 
-    torch.set_num_threads(1)  # tiny tensors; the runner parallelises over processes
     model = config.model()
-    schedule = make_schedule(config.schedule, config.steps)
+    schedule = config.vp_schedule()
     lams = np.asarray(config.lams)
-    kw = dict(steps=config.gd_steps, samples=config.samples, dtype=config.dtype)
+    kw = dict(steps=config.train_steps, samples=config.samples, dtype=config.dtype)
     rows: list[dict] = []
 
     def add(lam_idx, name, plan, analytic, trained, teacher, extra=None):
@@ -125,24 +109,22 @@ def run(config: TrainedLinearConfig, seed: int) -> list[dict]:
                 "train_s": trained.seconds, "plan": plan.to_text(), **(extra or {}),
             })
 
-    job = 0
     every = list(range(lams.size))
     teacher = LinearTeacher(schedule, lams)
-    for name in config.strategies:
-        if name == "optimal":
-            continue
-        plan = canonical_plan(name, config.steps)  # one plan serves every λ: train them together
-        trained = train_plan(plan, teacher, model, seed=_sub_seed(seed, job), **kw)
-        add(every, name, plan, evaluate_plan(plan, teacher, model), trained, teacher)
-        job += 1
-    if "optimal" in config.strategies:
-        for i, lam in enumerate(lams):
-            single = LinearTeacher(schedule, [lam])
-            opt = optimal_plan(single, model, cap=config.cap)
-            trained = train_plan(opt.plan, single, model, seed=_sub_seed(seed, job), **kw)
-            add([i], "optimal", opt.plan, opt.evaluation, trained, single,
-                {"solver": opt.solver, "certified": opt.certified})
-            job += 1
+    with torch_threads(1):  # tiny tensors; the runner parallelises over processes
+        for name in config.strategies:
+            if name == "optimal":
+                continue
+            plan = canonical_plan(name, config.teacher_steps)  # one plan serves every λ: train them together
+            trained = train_plan(plan, teacher, model, seed=derive_seed("data", seed, name), **kw)
+            add(every, name, plan, evaluate_plan(plan, teacher, model), trained, teacher)
+        if "optimal" in config.strategies:
+            for i, lam in enumerate(lams):
+                single = LinearTeacher(schedule, [lam])
+                opt = optimal_plan(single, model, cap=config.cap)
+                trained = train_plan(opt.plan, single, model, seed=derive_seed("data", seed, "optimal", i), **kw)
+                add([i], "optimal", opt.plan, opt.evaluation, trained, single,
+                    {"solver": opt.solver, "certified": opt.certified})
     order = {n: k for k, n in enumerate(PLANS)}
     rows.sort(key=lambda r: (r["lam"], order[r["strategy"]]))
     return rows
@@ -150,7 +132,7 @@ def run(config: TrainedLinearConfig, seed: int) -> list[dict]:
 
 # ---------------------------------------------------------------------------------- reports
 
-_SETTING = ("steps", "schedule", "budget", "init", "rate")
+_SETTING = ("teacher_steps", "schedule", "budget", "init", "rate")
 
 
 def deviation_table(rows: list[dict]) -> list[dict]:
@@ -171,19 +153,14 @@ def deviation_table(rows: list[dict]) -> list[dict]:
 
 def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     """Per setting: relative root deviation per (λ, strategy) and trained vs analytic W2."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault(tuple(r.get(k) for k in _SETTING), []).append(r)
     written = []
     for key, members in groups.items():
-        steps, schedule, budget, init, rate = key
+        teacher_steps, schedule, budget, init, rate = key
         lams = sorted({r["lam"] for r in members})
         names = [n for n in PLANS if any(r["strategy"] == n for r in members)]
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -192,9 +169,9 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
             dev = [np.mean([r["rel_dev"] for r in members if r["lam"] == lam and r["strategy"] == name] or [np.nan])
                    for lam in lams]
             ax1.bar(np.arange(len(lams)) + (k - (len(names) - 1) / 2) * width, np.maximum(dev, 1e-12), width,
-                    label=name, color=COLORS[name])
+                    label=name, color=STRATEGY_COLOURS[name])
             pts = [(r["analytic_w2"], r["trained_w2"]) for r in members if r["strategy"] == name]
-            ax2.scatter(*zip(*pts), s=14, label=name, color=COLORS[name], alpha=0.8)
+            ax2.scatter(*zip(*pts), s=14, label=name, color=STRATEGY_COLOURS[name], alpha=0.8)
         ax1.axhline(TOLERANCE, color="crimson", ls="--", lw=1, label="1% bound")
         ax1.set_yscale("log")
         ax1.set_xticks(range(len(lams)), [f"λ={lam:g}" for lam in lams])
@@ -209,8 +186,8 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
             ax2.set_yscale("log")
         ax2.set_xlabel("analytic W2 to the surrogate")
         ax2.set_ylabel("trained W2 to the surrogate")
-        fig.suptitle(f"trained vs analytic students: T={steps}, {schedule}, s={budget:g}, init={init}, {rate}")
-        path = out_dir / f"trained_vs_analytic_T{steps}_{schedule}_s{budget:g}_{init}_{rate}.png"
+        fig.suptitle(f"trained vs analytic students: T={teacher_steps}, {schedule}, s={budget:g}, init={init}, {rate}")
+        path = out_dir / f"trained_vs_analytic_T{teacher_steps}_{schedule}_s{budget:g}_{init}_{rate}.png"
         save_figure(fig, path, dpi=120)
         written.append(path)
     return written
@@ -221,9 +198,9 @@ def quick() -> Sweep:
 
 
 def paper() -> Sweep:
-    configs = grid(TrainedLinearConfig, base={"lams": (0.2, 0.5, 1.0, 1.02, 1.08, 2.0, 5.0), "gd_steps": 200,
+    configs = grid(TrainedLinearConfig, base={"lams": (0.2, 0.5, 1.0, 1.02, 1.08, 2.0, 5.0), "train_steps": 200,
                                                "samples": 4096},
-                   steps=[16, 32, 64], schedule=["cosine", "linear"], budget=[1.0, 6.4])
+                   teacher_steps=[16, 32, 64], schedule=["cosine", "linear"], budget=[1.0, 6.4])
     return Sweep("trained-linear", configs, seeds=(0, 1, 2, 3, 4))
 
 
