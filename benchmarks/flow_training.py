@@ -66,8 +66,8 @@ def reference_run(mode: str, threads: int, total_steps: int, eval_samples: int, 
     student_steps = result.steps * segments
     return {
         "mode": result.mode, "threads": used_threads, "wall_s": wall, "cpu_s": time.process_time() - cpu_start,
-        "train_s": t.total_s, "teacher_s": t.teacher_s, "forward_backward_s": t.forward_backward_s,
-        "optimizer_s": t.optimizer_s, "loop_other_s": t.other_s, "eval_s": eval_s,
+        "train_s": t.total_s, "teacher_s": t.data_s, "forward_backward_s": t.forward_backward_s,
+        "optimizer_s": t.update_s, "loop_other_s": t.other_s, "eval_s": eval_s,
         "setup_s": wall - t.total_s - eval_s, "student_steps": student_steps,
         "steps_per_s": student_steps / t.total_s, "relmse": scores.relmse, "nll0": scores.nll0,
     }

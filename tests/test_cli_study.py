@@ -21,7 +21,7 @@ TOY = "tests.runner.toy_study:TOY"
 def toy_registered():
     studies.register("toy", TOY)
     yield
-    studies.STUDIES.pop("toy", None)
+    studies.unregister("toy")
 
 
 def invoke(*args):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .linear.plan import Plan
 
-__all__ = ["STRATEGY_COLOURS", "pyplot", "draw_arc_diagram", "save_arc_diagram", "save_arc_grid", "save_phase_figure",
+__all__ = ["STRATEGY_COLOURS", "pyplot", "label_axes", "draw_arc_diagram", "save_arc_diagram", "save_arc_grid", "save_phase_figure",
            "save_figure"]
 
 STRATEGY_COLOURS = {"vanilla": "#ff7f0e", "progressive": "#2ca02c", "boot": "#1f77b4", "consistency": "#9467bd",
@@ -25,6 +25,21 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def label_axes(ax, *, xlabel: str, ylabel: str, title: str, xscale: str | None = None, yscale: str | None = "log",
+               grid: bool = True, legend_size: float | None = None, legend_frame: bool = True) -> None:
+    """Scales, labels, title, a light grid and the legend of one panel (the finishing every study figure shares)."""
+    if xscale:
+        ax.set_xscale(xscale)
+    if yscale:
+        ax.set_yscale(yscale)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if grid:
+        ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=legend_size, frameon=legend_frame)
 
 
 def save_figure(fig, path, dpi: int = 130, rect: tuple[float, float, float, float] | None = None) -> Path:

@@ -37,7 +37,7 @@ def test_fit_lowers_the_loss_and_is_deterministic():
         params.append([p.detach().clone() for p in net.parameters()])
     assert results[0].final_loss == results[1].final_loss
     assert all(torch.equal(p, q) for p, q in zip(*params))
-    assert results[0].steps == 150 and results[0].total_s >= results[0].data_s >= 0
+    assert results[0].steps == 150 and results[0].timings.total_s >= results[0].timings.data_s >= 0
     assert results[0].final_loss[0] < 0.05 * before[0]
 
 

@@ -7,11 +7,9 @@ from tests.runner.toy_study import TOY
 
 @pytest.fixture(autouse=True)
 def clean_registry():
-    saved = dict(studies.STUDIES)
     yield
-    studies.STUDIES.clear()
-    studies.STUDIES.update(saved)
-    studies._REGISTERED.clear()
+    for name in ("toy", "other"):
+        studies.unregister(name)
 
 
 def test_lazy_registration_by_module_path():

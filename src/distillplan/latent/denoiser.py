@@ -35,9 +35,9 @@ from ..errors import DistillPlanError, check_int_at_least, check_positive
 from ..linear.plan import Plan
 from ..merging.plan_students import Stage, distill_stages
 from ..nn.cache import cache_file, load_state, save_state
-from ..nn.fit import TrainSettings, train
+from ..nn.fit import TrainSettings, minibatches, train
 from ..nn.runtime import resolve_device
-from ..nn.streams import derive_seed, make_generator
+from ..nn.streams import global_stream, make_generator
 from ..schedules import VPSchedule
 from .config import DenoiserConfig
 
@@ -125,8 +125,7 @@ def _forward_noise(model: LatentDenoiser, x0: torch.Tensor, t: torch.Tensor, gen
 
 
 def _make_denoiser(schedule: VPSchedule, lam: np.ndarray, config: DenoiserConfig) -> LatentDenoiser:
-    with torch.random.fork_rng(devices=[]):  # torch's default initialisation, from the stream ("init", seed)
-        torch.manual_seed(derive_seed("init", config.seed))
+    with global_stream("init", config.seed):
         return LatentDenoiser(schedule.alphas, lam, config.hidden, config.depth, config.emb_dim)
 
 
@@ -140,17 +139,15 @@ def fit_denoiser(latents: np.ndarray, schedule: VPSchedule, lam: np.ndarray,
     start = time.perf_counter()
     loss = math.nan
     if config.train_steps > 0:
-        x = torch.tensor(np.asarray(latents, dtype=np.float32), device=device)
         gen = make_generator("data", config.seed, device=device)
-        batch = min(config.batch, x.shape[0])
+        draw = minibatches(torch.tensor(np.asarray(latents, dtype=np.float32), device=device), config.batch, gen)
 
         def step_loss(step: int) -> torch.Tensor:
-            idx = torch.randint(0, x.shape[0], (batch,), generator=gen, device=device)
-            t = torch.randint(1, model.steps + 1, (batch,), generator=gen, device=device)
-            x0 = x[idx]
+            x0 = draw()
+            t = torch.randint(1, model.steps + 1, (x0.shape[0],), generator=gen, device=device)
             return (((model(_forward_noise(model, x0, t, gen), t) - x0) ** 2) / model.mmse[t]).mean().reshape(1)
 
-        settings = TrainSettings(config.train_steps, batch, config.lr, grad_clip=None, lr_floor=0.05)
+        settings = TrainSettings(config.train_steps, config.batch, config.lr, grad_clip=None, lr_floor=0.05)
         loss = train(model, step_loss, settings).final_loss[0]
     model.eval()
     model.requires_grad_(False)
@@ -245,15 +242,14 @@ def distill_plan(teacher: LatentDenoiser, plan: Plan, latents: torch.Tensor, con
         if config.train_steps == 0:
             return
         gen = make_generator("data", config.seed, node.to_text(), device=device)
-        batch = min(config.batch, latents.shape[0])
-        times = torch.full((batch,), node.start, dtype=torch.long, device=device)
+        draw = minibatches(latents, config.batch, gen)
+        times = torch.full((min(config.batch, latents.shape[0]),), node.start, dtype=torch.long, device=device)
 
         def step_loss(step: int) -> torch.Tensor:
-            idx = torch.randint(0, latents.shape[0], (batch,), generator=gen, device=device)
-            z = _forward_noise(teacher, latents[idx], times, gen)
+            z = _forward_noise(teacher, draw(), times, gen)
             return ((student(z) - target(z)) ** 2).mean().reshape(1)
 
-        train(student, step_loss, TrainSettings(config.train_steps, batch, config.lr, grad_clip=None))
+        train(student, step_loss, TrainSettings(config.train_steps, config.batch, config.lr, grad_clip=None))
 
     leaves = {t: leaf_student(teacher, t) for t in plan.leaves()}
     return distill_stages(plan, leaves.__getitem__, leaves.__getitem__, train_stage, memo)[plan.to_text()].student

@@ -26,8 +26,8 @@ from torch.nn import functional as F
 
 from ..errors import DistillPlanError
 from ..nn.cache import cache_file, load_state, save_state
-from ..nn.fit import TrainSettings, train
-from ..nn.streams import derive_seed, make_generator
+from ..nn.fit import TrainSettings, minibatches, train
+from ..nn.streams import global_stream, make_generator
 from .config import VAEConfig
 from ..nn.runtime import resolve_device
 
@@ -215,8 +215,7 @@ def vae_loss(model: VAE, x: torch.Tensor, config: VAEConfig, generator: torch.Ge
 
 
 def _make_model(shape, config: VAEConfig) -> VAE:
-    with torch.random.fork_rng(devices=[]):  # torch's default initialisation, from the stream ("init", seed)
-        torch.manual_seed(derive_seed("init", config.seed))
+    with global_stream("init", config.seed):
         return VAE(shape, config.latent_dim, config.arch, config.width)
 
 
@@ -230,16 +229,13 @@ def fit_vae(images: np.ndarray, config: VAEConfig) -> tuple[VAE, dict]:
     model = _make_model(images.shape[1:], config).to(device)
     start = time.perf_counter()
     if config.train_steps > 0:
-        data = torch.tensor(np.asarray(images, dtype=np.float32), device=device)
         gen = make_generator("data", config.seed, device=device)
-        batch = min(config.batch, data.shape[0])
+        draw = minibatches(torch.tensor(np.asarray(images, dtype=np.float32), device=device), config.batch, gen)
 
         def step_loss(step: int) -> torch.Tensor:
-            idx = torch.randint(0, data.shape[0], (batch,), generator=gen, device=device)
-            return vae_loss(model, data[idx], config, gen)[0].reshape(1)
+            return vae_loss(model, draw(), config, gen)[0].reshape(1)
 
-        settings = TrainSettings(config.train_steps, batch, config.lr, grad_clip=None, lr_floor=0.1)
-        train(model, step_loss, settings)
+        train(model, step_loss, TrainSettings(config.train_steps, config.batch, config.lr, grad_clip=None, lr_floor=0.1))
     model.eval()
     metrics = evaluate_vae(model, images)
     metrics["train_s"] = time.perf_counter() - start

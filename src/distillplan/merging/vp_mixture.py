@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from ..errors import DistillPlanError, check_finite_array, check_int_at_least
+from ..errors import DistillPlanError, check_int_at_least
 from ..schedules import VPSchedule
 from ..mixture.model import IsotropicMixture
 
@@ -74,15 +74,6 @@ def _check_t(schedule: VPSchedule, t, minimum: int) -> int:
     return t
 
 
-def _points(mixture: IsotropicMixture, z) -> tuple[np.ndarray, bool]:
-    arr = check_finite_array("z", z, ndim=None)
-    single = arr.ndim == 1
-    pts = arr[None, :] if single else arr
-    if pts.ndim != 2 or pts.shape[1] != mixture.dim:
-        raise DistillPlanError("z", f"must have shape (n, {mixture.dim}) or ({mixture.dim},), got {arr.shape}")
-    return pts, single
-
-
 def _logits(mixture: IsotropicMixture, schedule: VPSchedule, z: np.ndarray, t: int) -> np.ndarray:
     """``log π_k + (α z·μ_k − α²|μ_k|²/2) / v_t`` (the ``|z|²`` term is common to all k and dropped)."""
     a = schedule.alphas[t]
@@ -94,7 +85,7 @@ def _logits(mixture: IsotropicMixture, schedule: VPSchedule, z: np.ndarray, t: i
 def responsibilities(mixture: IsotropicMixture, schedule: VPSchedule, z, t: int) -> np.ndarray:
     """``γ_k(z) = softmax_k(log π_k − |z − α_t μ_k|² / (2 v_t))``, shape ``(n, K)``."""
     t = _check_t(schedule, t, 0)
-    pts, single = _points(mixture, z)
+    pts, single = mixture.points(z, "z")
     logits = _logits(mixture, schedule, pts, t)
     gamma = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
     return gamma[0] if single else gamma
@@ -103,7 +94,7 @@ def responsibilities(mixture: IsotropicMixture, schedule: VPSchedule, z, t: int)
 def denoise(mixture: IsotropicMixture, schedule: VPSchedule, z, t: int, *, return_gamma: bool = False):
     """The exact posterior mean ``x̂0(z, t) = c_t z + (1 − c_t α_t) Σ_k γ_k μ_k`` (see the module docstring)."""
     t = _check_t(schedule, t, 0)
-    pts, single = _points(mixture, z)
+    pts, single = mixture.points(z, "z")
     a = schedule.alphas[t]
     v = a * a * mixture.sigma0**2 + schedule.sigmas[t] ** 2
     c = a * mixture.sigma0**2 / v
@@ -135,7 +126,7 @@ def composite(mixture: IsotropicMixture, schedule: VPSchedule, z, a: int, b: int
     b = check_int_at_least("b", b, 0)
     if not b < a:
         raise DistillPlanError("interval", f"need b < a, got a={a}, b={b}")
-    pts, single = _points(mixture, z)
+    pts, single = mixture.points(z, "z")
     dominant = []
     for t in range(a, b, -1):
         pts, gamma = ddim_step(mixture, schedule, pts, t, return_gamma=True)
@@ -163,7 +154,7 @@ def branch_map(mixture: IsotropicMixture, schedule: VPSchedule, z, a: int, seque
     """The affine branch indexed by ``sequence`` (components of steps a, a−1, …), applied to ``z``:
     the composite with every gate frozen (hard-gated). ``sequence`` is ``(k,)`` or per point ``(n, k)``."""
     a = _check_t(schedule, a, 1)
-    pts, single = _points(mixture, z)
+    pts, single = mixture.points(z, "z")
     seq = np.asarray(sequence)
     if seq.ndim == 1:
         seq = np.broadcast_to(seq, (pts.shape[0], seq.size))

@@ -8,68 +8,10 @@
 * :mod:`.data` — the paper's means and fitting an isotropic mixture to user data.
 """
 
-from .data import fit_isotropic_mixture, paper_means, paper_mixture
-from .grids import (
-    DEFAULT_SIGMA_MIN,
-    GRID_KINDS,
-    TEACHER_GRIDS,
-    geometric_nodes,
-    karras_grid,
-    logsnr_grid,
-    make_grid,
-    segment_stability,
-    stability_grid,
-    stiff_floor,
-    uniform_grid,
-)
-from .model import (
-    IsotropicMixture,
-    OUProcess,
-    log_density,
-    pf_velocity,
-    responsibilities,
-    sample_marginal,
-    score,
-    velocity_jacobian,
-)
-from .stability import (
-    amplification_factor,
-    cumulative_stability,
-    cumulative_stability_of,
-    cumulative_stability_quadrature,
-    lipschitz_bound,
-    lipschitz_bound_of,
-    mean_diameter,
-)
+from . import data, grids, model, stability
+from .data import *  # noqa: F403 - the public names of each module, listed in its __all__
+from .grids import *  # noqa: F403
+from .model import *  # noqa: F403
+from .stability import *  # noqa: F403
 
-__all__ = [
-    "IsotropicMixture",
-    "OUProcess",
-    "sample_marginal",
-    "log_density",
-    "responsibilities",
-    "score",
-    "pf_velocity",
-    "velocity_jacobian",
-    "mean_diameter",
-    "lipschitz_bound",
-    "cumulative_stability",
-    "cumulative_stability_quadrature",
-    "amplification_factor",
-    "GRID_KINDS",
-    "DEFAULT_SIGMA_MIN",
-    "uniform_grid",
-    "stability_grid",
-    "karras_grid",
-    "logsnr_grid",
-    "make_grid",
-    "segment_stability",
-    "TEACHER_GRIDS",
-    "geometric_nodes",
-    "stiff_floor",
-    "lipschitz_bound_of",
-    "cumulative_stability_of",
-    "paper_means",
-    "paper_mixture",
-    "fit_isotropic_mixture",
-]
+__all__ = [*model.__all__, *stability.__all__, *grids.__all__, *data.__all__]

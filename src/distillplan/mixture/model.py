@@ -80,7 +80,7 @@ class IsotropicMixture:
 
     def component_logits(self, x) -> np.ndarray:
         """``log π_k − ||x − μ_k||² / (2σ0²)``, shape ``(n, K)`` (distances via a centred Gram form)."""
-        pts, _ = self._points(x)
+        pts, _ = self.points(x)
         xc, mc = pts - self._centre, self.means - self._centre
         sq = (xc * xc).sum(1)[:, None] - 2.0 * xc @ mc.T + (mc * mc).sum(1)[None, :]
         return np.log(self.weights)[None, :] - np.maximum(sq, 0.0) / (2.0 * self.sigma0**2)
@@ -91,44 +91,46 @@ class IsotropicMixture:
 
     def log_density(self, x) -> np.ndarray:
         """``log p(x) = logsumexp_k(log π_k − ||x − μ_k||²/(2σ0²)) − (d/2) log(2π σ0²)``."""
-        pts, single = self._points(x)
+        pts, single = self.points(x)
         out = logsumexp(self.component_logits(pts), axis=1) - 0.5 * self.dim * np.log(2 * np.pi * self.sigma0**2)
         return out[0] if single else out
 
     def responsibilities(self, x) -> np.ndarray:
         """``γ_k(x) = softmax_k(log π_k − ||x − μ_k||²/(2σ0²))``, shape ``(n, K)``, computed stably."""
-        pts, single = self._points(x)
+        pts, single = self.points(x)
         logits = self.component_logits(pts)
         gamma = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
         return gamma[0] if single else gamma
 
     def posterior_mean(self, x) -> np.ndarray:
         """``m̄(x) = Σ_k γ_k(x) μ_k``, shape ``(n, d)``."""
-        pts, single = self._points(x)
+        pts, single = self.points(x)
         out = self.responsibilities(pts) @ self.means
         return out[0] if single else out
 
     def score(self, x) -> np.ndarray:
         """``∇ log p(x) = −(x − m̄(x)) / σ0²``, shape ``(n, d)``."""
-        pts, single = self._points(x)
+        pts, single = self.points(x)
         out = -(pts - self.posterior_mean(pts)) / self.sigma0**2
         return out[0] if single else out
 
     def means_covariance(self, x) -> np.ndarray:
         """``Cov_γ(μ) = Σ_k γ_k (μ_k − m̄)(μ_k − m̄)ᵀ``, shape ``(n, d, d)`` (PSD by construction)."""
-        pts, single = self._points(x)
+        pts, single = self.points(x)
         gamma = self.responsibilities(pts)
         dev = self.means[None, :, :] - (gamma @ self.means)[:, None, :]  # (n, K, d)
         weighted = np.sqrt(gamma)[:, :, None] * dev
         out = np.swapaxes(weighted, 1, 2) @ weighted
         return out[0] if single else out
 
-    def _points(self, x) -> tuple[np.ndarray, bool]:
-        arr = check_finite_array("x", x, ndim=None)
+    def points(self, x, name: str = "x") -> tuple[np.ndarray, bool]:
+        """``(pts, single)``: ``x`` of shape ``(n, d)`` or ``(d,)`` as a finite ``(n, d)`` array, and whether it
+        was one point (results are then returned unbatched); bad input raises naming ``name``."""
+        arr = check_finite_array(name, x, ndim=None)
         single = arr.ndim == 1
         pts = arr[None, :] if single else arr
         if pts.ndim != 2 or pts.shape[1] != self.dim:
-            raise DistillPlanError("x", f"must have shape (n, {self.dim}) or ({self.dim},), got {arr.shape}")
+            raise DistillPlanError(name, f"must have shape (n, {self.dim}) or ({self.dim},), got {arr.shape}")
         return pts, single
 
     def __repr__(self) -> str:
@@ -216,7 +218,7 @@ def score(x, mixture: IsotropicMixture, process: OUProcess, t: float) -> np.ndar
 def pf_velocity(x, mixture: IsotropicMixture, process: OUProcess, t: float) -> np.ndarray:
     """Probability-flow velocity ``v(x, t) = −β (x + ∇ log p_t(x))`` (σ_∞ = 1), shape ``(n, d)``."""
     marginal = process.marginal(mixture, t)
-    pts, single = marginal._points(x)
+    pts, single = marginal.points(x)
     out = -process.beta * (pts + marginal.score(pts))
     return out[0] if single else out
 

@@ -34,7 +34,7 @@ from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, ch
 from .optim import adamw, update_
 from .students import StackedMLP
 
-__all__ = ["TrainSettings", "FitTimings", "FitResult", "StepLoss", "ChunkMaker", "train", "fit", "RegressionLoss"]
+__all__ = ["TrainSettings", "FitTimings", "FitResult", "StepLoss", "ChunkMaker", "train", "fit", "RegressionLoss", "minibatches"]
 
 _TAIL_FRACTION = 0.1  # final_loss averages the last 10% of steps
 _TARGET_ROWS = {"cpu": 16384, "cuda": 262144}  # training rows per data chunk when ``chunk_steps`` is automatic
@@ -120,14 +120,6 @@ class FitResult:
     steps: int
     timings: FitTimings = field(default_factory=FitTimings)
 
-    @property
-    def data_s(self) -> float:
-        return self.timings.data_s
-
-    @property
-    def total_s(self) -> float:
-        return self.timings.total_s
-
 
 StepLoss = Callable[[int], torch.Tensor]
 """``step_loss(step) -> losses``: the differentiable loss of every student at ``step``, shape ``(n,)``.
@@ -186,6 +178,17 @@ def fit(net: nn.Module, make_chunk: ChunkMaker, settings: TrainSettings) -> FitR
     _check_settings(settings)
     device = next(net.parameters()).device
     return train(net, RegressionLoss(net, make_chunk, settings.chunk(device.type), settings.steps), settings)
+
+
+def minibatches(data: torch.Tensor, batch: int, generator: torch.Generator) -> Callable[[], torch.Tensor]:
+    """``draw() -> rows``: ``min(batch, len(data))`` rows of ``data`` drawn uniformly with replacement from
+    ``generator`` (training on a fixed data set: images, latents)."""
+    count = min(check_int_at_least("batch", batch, 1), data.shape[0])
+
+    def draw() -> torch.Tensor:
+        return data[torch.randint(0, data.shape[0], (count,), generator=generator, device=data.device)]
+
+    return draw
 
 
 def _check_settings(settings: object) -> None:

@@ -14,13 +14,15 @@ students one by one or as one batch draws the same numbers, and adding a stream 
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
 
 from ..errors import DistillPlanError, check_int_at_least
 
-__all__ = ["PURPOSES", "derive_seed", "make_generator", "numpy_generator"]
+__all__ = ["PURPOSES", "derive_seed", "make_generator", "numpy_generator", "global_stream"]
 
 PURPOSES = {
     "init": "initial weights of a student",
@@ -51,6 +53,15 @@ def make_generator(purpose: str, *key: int | str, device: str | torch.device = "
 def numpy_generator(purpose: str, *key: int | str) -> np.random.Generator:
     """A numpy ``Generator`` (PCG64) seeded with :func:`derive_seed` ``(purpose, *key)``."""
     return np.random.default_rng(derive_seed(purpose, *key))
+
+
+@contextmanager
+def global_stream(purpose: str, *key: int | str) -> Iterator[None]:
+    """Seed torch's global CPU generator with stream ``(purpose, *key)`` for the block, then restore it: for
+    modules whose constructors draw with torch's default initialisation."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(purpose, *key))
+        yield
 
 
 def _entropy(text: str) -> int:

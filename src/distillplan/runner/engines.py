@@ -99,6 +99,7 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = True,
     connect_timeout: float = 5.0,
+    announce: Callable[[SweepReport], None] | None = None,
 ) -> SweepReport:
     """Run every task of ``sweep`` not yet in ``store``; store each run as soon as it finishes.
 
@@ -109,6 +110,7 @@ def run_sweep(
         progress: show a rich progress bar on stderr when it is a terminal; otherwise (a log file, a
             batch job) write one line per finished run to stderr.
         connect_timeout: seconds to wait for the Dask scheduler.
+        announce: called with the (empty) report once the pending runs are known, before any runs.
 
     Worker processes import the study's ``run`` by module name, so that module must be importable
     there (Dask workers need distillplan installed), and a script calling this with ``workers > 1``
@@ -135,6 +137,8 @@ def run_sweep(
         done = store.done_keys(study.name)
         pending = [t for t in tasks if t.key not in done]
         report = SweepReport(study.name, total=len(tasks), skipped=len(tasks) - len(pending))
+        if announce is not None:
+            announce(report)
         if client is not None:
             outcomes = _dask_outcomes(client, study.run, pending)
         else:

@@ -37,6 +37,8 @@ class Study:
         tables: optional ``tables(rows) -> {name: table}``; each table (a list of dicts) is
             written to ``out_dir/<name>.csv`` next to the default ``table.csv``.
         description: one line shown by ``--help``-style listings.
+        cost: optional ``cost(config) -> seconds``: the estimated CPU time of one run, announced before a
+            sweep starts; ``cost_basis`` says what it is scaled from (a measured run, the machine).
     """
 
     name: str
@@ -48,6 +50,8 @@ class Study:
     figures: Callable[[list[Row], Path], list[Path]] | None = None
     tables: Callable[[list[Row]], dict[str, list[Row]]] | None = None
     description: str = ""
+    cost: Callable[[Any], float] | None = None
+    cost_basis: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

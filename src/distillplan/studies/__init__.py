@@ -1,19 +1,26 @@
 """The reproducible studies, by name; each study module is imported only when it is asked for.
 
-A study module defines a module-level :class:`distillplan.runner.Study` and is listed in
-:data:`STUDIES` as ``"name": "module:attribute"``, e.g.
-``"stability-grid": "distillplan.studies.stability_grid:STUDY"``.
+A study module defines a module-level :class:`distillplan.runner.Study` (its config built from the blocks of
+:mod:`._kit`) and is listed in :data:`STUDIES` as ``"name": "module:attribute"``, e.g.
+``"stability-grid": "distillplan.studies.stability_grid:STUDY"``. :func:`run_study` runs one by name::
+
+    from distillplan.studies import run_study
+    result = run_study("stability-grid", "out", preset="quick", overrides={"total_train_steps": 2000})
+    print(result.table)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from typing import Union
+from pathlib import Path
+from typing import Any, Union
 
 from ..errors import DistillPlanError
 from ..runner.study import Study
+from ._kit import field_ranges
 
-__all__ = ["STUDIES", "get_study", "register", "study_names"]
+__all__ = ["STUDIES", "get_study", "register", "unregister", "study_names", "run_study", "describe_fields", "field_ranges"]
 
 STUDIES: dict[str, str] = {
     "latents": "distillplan.studies.latents:STUDY",
@@ -26,6 +33,8 @@ STUDIES: dict[str, str] = {
     "trained-linear": "distillplan.studies.trained_linear:STUDY",
 }
 """Study name -> ``"module:attribute"`` of its :class:`Study`."""
+
+_BUILT_IN = dict(STUDIES)
 
 _REGISTERED: dict[str, Study] = {}  # studies registered as objects (tests, plugins)
 
@@ -67,3 +76,34 @@ def get_study(name: str) -> Study:
     if study.name != name:
         raise TypeError(f"{target} is named {study.name!r}, registered as {name!r}")
     return study
+
+
+def unregister(name: str) -> None:
+    """Forget a study registered with :func:`register` (the built-in studies come back on their own)."""
+    _REGISTERED.pop(name, None)
+    if name not in _BUILT_IN:
+        STUDIES.pop(name, None)
+    else:
+        STUDIES[name] = _BUILT_IN[name]
+
+
+def run_study(study: str | Study, out: str | Path, **options: Any):
+    """Run the study called ``study`` (or a :class:`Study`) into ``out``: :func:`distillplan.runner.run_study`
+    with the same keyword options (preset, sweep, seeds, overrides, engine, workers, ...)."""
+    from ..runner.run import run_study as run
+
+    return run(get_study(study) if isinstance(study, str) else study, out, **options)
+
+
+def describe_fields(study: str | Study) -> str:
+    """One line per config field of a study: name, default and stated range (``distillplan study NAME --fields``)."""
+    spec = get_study(study) if isinstance(study, str) else study
+    ranges = field_ranges(spec.config_type)
+    lines = [f"{spec.name} config fields (--set KEY=VALUE):"]
+    owner = {name: depth for depth, cls in reversed(list(enumerate(spec.config_type.__mro__)))
+             for name in getattr(cls, "__annotations__", {})}
+    for item in sorted(dataclasses.fields(spec.config_type), key=lambda f: owner.get(f.name, 0)):
+        default = "none" if item.default is None else item.default
+        what = ranges.get(item.name)
+        lines.append(f"  {item.name} = {default}" + (f"    in {what}" if what is not None else ""))
+    return "\n".join(lines)

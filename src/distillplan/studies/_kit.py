@@ -173,6 +173,9 @@ class StudyConfig:
     def check(self) -> None:
         """Checks across fields (a study overrides it; ranges are already checked)."""
 
+    def preflight(self) -> None:
+        """Checks that need this machine, run by :func:`distillplan.runner.run_study` before any run starts."""
+
 
 @dataclass(frozen=True)
 class MixtureSpec(StudyConfig):
@@ -287,6 +290,12 @@ class RuntimeSpec(StudyConfig):
 
     RANGES: ClassVar[dict[str, Any]] = dict(threads=Int(0, 1024), device=DeviceName())
 
+    def preflight(self) -> None:
+        """The device must be available on this machine (:func:`distillplan.nn.resolve_device`)."""
+        from ..nn.runtime import resolve_device
+
+        resolve_device(self.device)
+
     @contextmanager
     def runtime(self) -> Iterator[tuple[Any, int]]:
         """``(torch device, thread count)`` for the block: threads set and restored, subnormals flushed."""
@@ -322,7 +331,7 @@ def errorbar_figure(series: Mapping[str, Mapping[float, Sequence[float]]], path:
                     size: tuple[float, float] = (5.2, 3.6), legend_size: float | None = None) -> Path:
     """Mean ± std (over seeds) against x for each series, log y (log₂ x with the data's ticks); ``floors``
     draws labelled grey horizontal lines. Returns the written path."""
-    from ..plots import pyplot, save_figure
+    from ..plots import label_axes, pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=size)
@@ -340,10 +349,5 @@ def errorbar_figure(series: Mapping[str, Mapping[float, Sequence[float]]], path:
         ax.set_xscale("log", base=2)
         ticks = sorted(xs_all)
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=legend_size)
+    label_axes(ax, xlabel=xlabel, ylabel=ylabel, title=title, legend_size=legend_size)
     return save_figure(fig, path, dpi=130)

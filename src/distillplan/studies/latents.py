@@ -493,14 +493,7 @@ def paper() -> Sweep:
 
 _GROUP_BY = (*(f.name for f in dataclasses.fields(LatentsConfig)), "model", "method")
 
-STUDY = Study(
-    name="latents",
-    config_type=LatentsConfig,
-    run=run,
-    presets={"quick": quick, "paper": paper},
-    group_by=_GROUP_BY,
-    metrics=("l2_to_teacher", "rel_l2", "w2", "rank", "stages"),
-    figures=latents_figures,
-    tables=latents_tables,
-    description="VAE latents (diagonal Λ): linear-model plans vs trained MLP students, L2 to the teacher",
-)
+STUDY = Study("latents", LatentsConfig, run, {"quick": quick, "paper": paper},
+              group_by=_GROUP_BY, metrics=("l2_to_teacher", "rel_l2", "w2", "rank", "stages"),
+              figures=latents_figures, tables=latents_tables,
+              description="VAE latents (diagonal Λ): linear-model plans vs trained MLP students, L2 to the teacher")

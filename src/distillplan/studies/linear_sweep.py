@@ -312,12 +312,6 @@ def paper() -> Sweep:
     return Sweep("linear-sweep", configs, seeds=(0,))
 
 
-STUDY = Study(
-    name="linear-sweep",
-    config_type=LinearSweepConfig,
-    run=run,
-    presets={"quick": quick, "paper": paper},
-    figures=figures,
-    tables=tables,
-    description="Optimal merge plan vs the canonical strategies over T, s, schedule and λ (analytic model).",
-)
+STUDY = Study("linear-sweep", LinearSweepConfig, run, {"quick": quick, "paper": paper},
+              figures=figures, tables=tables,
+              description="Optimal merge plan vs the canonical strategies over T, s, schedule and λ (analytic model).")

@@ -59,7 +59,7 @@ import numpy as np
 
 from ..errors import DistillPlanError, check_positive
 from ..mixture import TEACHER_GRIDS, cumulative_stability, lipschitz_bound, mean_diameter
-from ..plots import pyplot, save_figure
+from ..plots import label_axes, pyplot, save_figure
 from ..runner import Study, Sweep, grid
 from ._kit import (ACTIVATION, MAX_STEPS, EvaluationSpec, Int, FlowSpec, OneOf, OptimiserSpec, Real, RuntimeSpec,
                    mean_std_text)
@@ -176,7 +176,7 @@ def run(config: LipschitzMismatchConfig, seed: int) -> list[dict]:
         "final_loss": result.final_loss[0],
         "delta": delta,
         "mean_diameter": mean_diameter(mixture.means),
-        "train_s": result.total_s,
+        "train_s": result.timings.total_s,
         "eval_s": eval_s,
         "lipschitz_s": lipschitz_s,
         "threads": threads,
@@ -277,13 +277,8 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
         bounds, mean, std = series(sigma0, "relmse")
         ax.errorbar(bounds, mean, yerr=std, marker="o", capsize=3, color=colors[i % len(colors)],
                     label=f"σ0 = {sigma0:g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("weight bound B")
-    ax.set_ylabel("relMSE of Φ(0←Δ) (mean ± std)")
-    ax.set_title("one-step student under a weight bound")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    label_axes(ax, xlabel="weight bound B", ylabel="relMSE of Φ(0←Δ) (mean ± std)", xscale="log",
+               title="one-step student under a weight bound", legend_size=8)
     first = out_dir / "relmse_vs_bound.png"
     save_figure(fig, first, dpi=130)
 
@@ -295,13 +290,8 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
         _, target, _ = series(sigma0, "target_lipschitz")
         if np.isfinite(target).any():
             ax.axhline(float(np.nanmean(target)), color=color, linestyle="--", linewidth=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("weight bound B")
-    ax.set_ylabel("max ||J||₂ over test points")
-    ax.set_title("student Lipschitz (solid) vs target map (dashed)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    label_axes(ax, xlabel="weight bound B", ylabel="max ||J||₂ over test points", xscale="log",
+               title="student Lipschitz (solid) vs target map (dashed)", legend_size=7)
     second = out_dir / "lipschitz_vs_bound.png"
     save_figure(fig, second, dpi=130)
     return [first, second]
@@ -309,14 +299,10 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
 
 STUDY_NAME = "lipschitz-mismatch"
 
-STUDY = Study(
-    name=STUDY_NAME,
-    config_type=LipschitzMismatchConfig,
-    run=run,
-    presets={"quick": quick, "paper": paper},
-    group_by=("sigma0", "bound"),
-    metrics=("relmse", "student_lipschitz", "weight_spectral_product", "target_lipschitz", "log10_stability_factor"),
-    figures=save_figures,
-    tables=report_tables,
-    description="Paper 2 exp2: one-step flow-map students under a weight bound B as σ0 shrinks (Lipschitz mismatch).",
-)
+STUDY = Study(STUDY_NAME, LipschitzMismatchConfig, run, {"quick": quick, "paper": paper},
+              group_by=("sigma0", "bound"),
+              metrics=("relmse", "student_lipschitz", "weight_spectral_product", "target_lipschitz",
+                       "log10_stability_factor"),
+              figures=save_figures, tables=report_tables,
+              description="Paper 2 exp2: one-step flow-map students under a weight bound B as σ0 shrinks "
+                          "(Lipschitz mismatch).")

@@ -87,7 +87,7 @@ from ..linear.strategies import STRATEGIES, canonical_plan
 from ..merging.plan_students import Stage, distill_stages
 from ..merging.vp_mixture import branch_map, branch_statistics, centred, composite, coordinate_variances
 from ..mixture import IsotropicMixture
-from ..plots import STRATEGY_COLOURS, pyplot, save_figure
+from ..plots import STRATEGY_COLOURS, label_axes, pyplot, save_figure
 from ..runner import Study, Sweep, aggregate
 from ._kit import (ACTIVATION, BOOL, MAX_SAMPLES, MAX_STEPS, EvaluationSpec, Int, MergeSpec, MixtureSpec, OptimiserSpec, Real, RuntimeSpec, SubsetOf)
 
@@ -483,11 +483,8 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
             ax.plot(ks, [cfg["components"] ** k for k in ks], ":", color="0.4", label="K^k")
             top = max(max(r["distinct_mean"] for r in br) * 4, 10)
             ax.set_ylim(0.8, top)
-        ax.set_yscale("log")
-        ax.set_xlabel("k (merged teacher steps)")
-        ax.set_ylabel("affine branches")
-        ax.set_title("branches of the k-step composite")
-        ax.legend(frameon=False, fontsize=7)
+        label_axes(ax, xlabel="k (merged teacher steps)", ylabel="affine branches", grid=False,
+                   title="branches of the k-step composite", legend_size=7, legend_frame=False)
 
         ax = axes[1]
         for anchor, ls in (("data", "-"), ("noise", "--")):
@@ -497,14 +494,11 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
                 ax.errorbar(ks, [r["relmse_mean"] for r in sub], yerr=_std(sub, "relmse"), fmt="o" + ls, color="C2",
                             label=f"MLP ({anchor})", capsize=2)
                 ax.plot(ks, [r["affine_relmse_mean"] for r in sub], "x" + ls, color="0.5", label=f"best affine ({anchor})")
-        ax.set_yscale("log")
+        label_axes(ax, xlabel="k", ylabel="relative MSE vs exact composite", title="fixed-capacity student vs k",
+                   grid=False, legend_size=7, legend_frame=False)
         positive = [v for r in ek for v in (r["relmse_mean"], r["affine_relmse_mean"]) if v > 0]
         if positive:  # an exactly affine step (t = T) fits to rounding: keep the axis on the errors that matter
             ax.set_ylim(bottom=max(min(positive), 1e-9) / 2)
-        ax.set_xlabel("k")
-        ax.set_ylabel("relative MSE vs exact composite")
-        ax.set_title("fixed-capacity student vs k")
-        ax.legend(frameon=False, fontsize=7)
 
         ax = axes[2]
         lin_ax = ax.twinx()
@@ -518,13 +512,10 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
                         label=plan, capsize=2, ms=9 if hollow else 4, mfc="none" if hollow else None,
                         lw=0.8 if hollow else 1.5, zorder=3 if hollow else 2)
             lin_ax.plot(h, [max(r["lin_relmse_mean"], 1e-300) for r in sub], "x--", color=STRATEGY_COLOURS[plan], lw=1, ms=4)
-        ax.set_yscale("log")
         lin_ax.set_yscale("log")
-        ax.set_xlabel("merge depth (node height)")
-        ax.set_ylabel("MLP node relMSE vs teacher composite (solid)")
         lin_ax.set_ylabel("linear-model node relMSE (dashed)")
-        ax.set_title("error vs merge depth")
-        ax.legend(frameon=False, fontsize=7)
+        label_axes(ax, xlabel="merge depth (node height)", ylabel="MLP node relMSE vs teacher composite (solid)",
+                   title="error vs merge depth", grid=False, legend_size=7, legend_frame=False)
 
         ax = axes[3]
         names = [r["plan"] for r in pl]
@@ -568,16 +559,16 @@ def paper() -> Sweep:
     return Sweep("mixture-merging", configs, seeds=(0, 1, 2))
 
 
-STUDY = Study(
-    name="mixture-merging",
-    config_type=MixtureMergingConfig,
-    run=run,
-    presets={"quick": quick, "paper": paper},
-    group_by=(*_SETTING, "part", "anchor", "k", "plan", "height"),
-    metrics=("distinct", "massive", "effective", "hard_gate_relmse", "relmse", "affine_relmse", "target_relmse",
-             "lin_relmse", "lin_dev", "lin_w2"),
-    figures=figures,
-    tables=lambda rows: {"branches": branch_table(rows), "error_vs_k": error_vs_k_table(rows),
-                         "error_vs_depth": error_vs_depth_table(rows), "plans": plan_table(rows)},
-    description="Gaussian-mixture teacher: branch counts, fixed-capacity error vs k, error amplification per plan.",
-)
+def tables(rows: list[dict]) -> dict[str, list[dict]]:
+    """``branches``, ``error_vs_k``, ``error_vs_depth`` and ``plans`` (see each table function)."""
+    return {"branches": branch_table(rows), "error_vs_k": error_vs_k_table(rows),
+            "error_vs_depth": error_vs_depth_table(rows), "plans": plan_table(rows)}
+
+
+STUDY = Study("mixture-merging", MixtureMergingConfig, run, {"quick": quick, "paper": paper},
+              group_by=(*_SETTING, "part", "anchor", "k", "plan", "height"),
+              metrics=("distinct", "massive", "effective", "hard_gate_relmse", "relmse", "affine_relmse",
+                       "target_relmse", "lin_relmse", "lin_dev", "lin_w2"),
+              figures=figures, tables=tables,
+              description="Gaussian-mixture teacher: branch counts, fixed-capacity error vs k, error amplification "
+                          "per plan.")

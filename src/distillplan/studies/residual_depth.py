@@ -172,8 +172,8 @@ def run(config: ResidualDepthConfig, seed: int) -> list[dict]:
         "exact_rms": mixture.rms_norm(),
         "stability_A": float(cumulative_stability(horizon, mixture, field.process)),
         "mean_diameter": mean_diameter(mixture.means),
-        "train_s": result.total_s,
-        "data_s": result.data_s,
+        "train_s": result.timings.total_s,
+        "data_s": result.timings.data_s,
         "eval_s": eval_s,
         "threads": threads,
     }]
@@ -261,14 +261,8 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
 
 STUDY_NAME = "residual-depth"
 
-STUDY = Study(
-    name=STUDY_NAME,
-    config_type=ResidualDepthConfig,
-    run=run,
-    presets={"quick": quick, "paper": paper},
-    group_by=("arch", "teacher_grid", "blocks"),
-    metrics=("relmse", "affine_relmse"),
-    figures=save_figures,
-    tables=pivot_table,
-    description="Paper 2 exp3: residual composition and coordinate transformer students of Φ_{0←T} vs blocks L.",
-)
+STUDY = Study(STUDY_NAME, ResidualDepthConfig, run, {"quick": quick, "paper": paper},
+              group_by=("arch", "teacher_grid", "blocks"), metrics=("relmse", "affine_relmse"), figures=save_figures,
+              tables=pivot_table,
+              description="Paper 2 exp3: residual composition and coordinate transformer students of Φ_{0←T} "
+                          "vs blocks L.")

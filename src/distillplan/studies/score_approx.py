@@ -140,7 +140,7 @@ def run(config: ScoreApproxConfig, seed: int) -> list[dict]:
         "s_t2": field.variance(t),
         "means_seed": means_seed,
         "mean_diameter": mean_diameter(mixture.means),
-        "train_s": result.total_s,
+        "train_s": result.timings.total_s,
         "eval_s": eval_s,
         "threads": threads,
     } for k, (frac, t) in enumerate(zip(config.times, times))]
@@ -236,14 +236,7 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
 
 STUDY_NAME = "score-approx"
 
-STUDY = Study(
-    name=STUDY_NAME,
-    config_type=ScoreApproxConfig,
-    run=run,
-    presets={"quick": quick, "paper": paper},
-    group_by=("sigma0", "width", "t_frac"),
-    metrics=("relmse",),
-    figures=save_figures,
-    tables=pivot_tables,
-    description="Paper 2 exp1: MLP approximation of the closed-form mixture score at fixed times, vs σ0 and width.",
-)
+STUDY = Study(STUDY_NAME, ScoreApproxConfig, run, {"quick": quick, "paper": paper},
+              group_by=("sigma0", "width", "t_frac"), metrics=("relmse",), figures=save_figures, tables=pivot_tables,
+              description="Paper 2 exp1: MLP approximation of the closed-form mixture score at fixed times, "
+                          "vs σ0 and width.")

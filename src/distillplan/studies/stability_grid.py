@@ -213,14 +213,7 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
 
 STUDY_NAME = "stability-grid"
 
-STUDY = Study(
-    name=STUDY_NAME,
-    config_type=StabilityGridConfig,
-    run=run,
-    presets={"quick": quick, "paper": paper},
-    group_by=("segments", "grid"),
-    metrics=("relmse", "nll0", "worst_seg_relmse"),
-    figures=save_figures,
-    tables=reduction_table,
-    description="Paper 2 exp4: stability-balanced vs uniform time grid for n-segment flow-map distillation.",
-)
+STUDY = Study(STUDY_NAME, StabilityGridConfig, run, {"quick": quick, "paper": paper},
+              group_by=("segments", "grid"), metrics=("relmse", "nll0", "worst_seg_relmse"), figures=save_figures,
+              tables=reduction_table,
+              description="Paper 2 exp4: stability-balanced vs uniform time grid for n-segment flow-map distillation.")

@@ -204,14 +204,8 @@ def paper() -> Sweep:
     return Sweep("trained-linear", configs, seeds=(0, 1, 2, 3, 4))
 
 
-STUDY = Study(
-    name="trained-linear",
-    config_type=TrainedLinearConfig,
-    run=run,
-    presets={"quick": quick, "paper": paper},
-    group_by=(*_SETTING, "lam", "strategy"),
-    metrics=("stages", "analytic_root", "trained_root", "rel_dev", "analytic_w2", "trained_w2", "w2_rel_dev"),
-    figures=figures,
-    tables=lambda rows: {"deviation": deviation_table(rows)},
-    description="Diagonal linear students trained by GD along each plan vs the closed-form merge model.",
-)
+STUDY = Study("trained-linear", TrainedLinearConfig, run, {"quick": quick, "paper": paper},
+              group_by=(*_SETTING, "lam", "strategy"),
+              metrics=("stages", "analytic_root", "trained_root", "rel_dev", "analytic_w2", "trained_w2", "w2_rel_dev"),
+              figures=figures, tables=lambda rows: {"deviation": deviation_table(rows)},
+              description="Diagonal linear students trained by GD along each plan vs the closed-form merge model.")
