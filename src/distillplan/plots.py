@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .atomic import atomic_write
 from .linear.plan import Plan
 
 __all__ = ["draw_arc_diagram", "save_arc_diagram", "save_arc_grid", "save_phase_figure", "save_figure"]
@@ -22,15 +23,19 @@ def _pyplot():
 
 
 def save_figure(fig, path, dpi: int = 130, rect: tuple[float, float, float, float] | None = None) -> Path:
-    """Lay out ``fig`` tightly (inside ``rect`` if given), write it to ``path`` and close it; returns the path."""
+    """Lay out ``fig`` tightly (inside ``rect`` if given), write it to ``path`` atomically (format from
+    the suffix) and close it; returns the path."""
     plt = _pyplot()
     if rect is None:
         fig.tight_layout()
     else:
         fig.tight_layout(rect=rect)
     path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    try:
+        with atomic_write(path, "wb") as fh:
+            fig.savefig(fh, dpi=dpi, format=path.suffix.lstrip(".").lower() or None)
+    finally:
+        plt.close(fig)
     return path
 
 
