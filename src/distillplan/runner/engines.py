@@ -50,11 +50,12 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Failure:
-    """A task whose run raised; nothing was stored for it."""
+    """A task whose run raised; nothing was stored for it. ``exception`` is what it raised."""
 
     task: Task
     error: str
     traceback: str
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -435,4 +436,4 @@ def _plain_rows(rows: Any) -> list[Row]:
 
 def _failure(task: Task, exc: BaseException) -> Failure:
     text = "".join(traceback.format_exception(exc))
-    return Failure(task, f"{type(exc).__name__}: {exc}", text)
+    return Failure(task, f"{type(exc).__name__}: {exc}", text, exc)
