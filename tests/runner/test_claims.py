@@ -154,7 +154,7 @@ def test_a_sweep_waits_for_a_run_another_process_computes(tmp_path, calls, capsy
     report, held, err = _sweep_while_another_process_holds_one_run(tmp_path, store_it, capsys)
     assert (report.completed, report.elsewhere, report.skipped) == (5, 1, 0)
     assert (held.config.scale, held.seed) not in calls and len(calls) == 5
-    assert "waiting for 1 runs being computed by another-host:4242" in err
+    assert "waiting for 1 run being computed by another-host:4242" in err
     assert "stored by another process" in err
     assert "1 run by another process" in report.summary()
 

@@ -163,7 +163,8 @@ def run_sweep(
             with ExitStack() as stack:
                 display = stack.enter_context(progress_display(progress, study, len(tasks), report.skipped))
                 stack.callback(sweeper.release)  # after the engine has stopped
-                runner = stack.enter_context(_engine(study.run, client, workers or os.cpu_count() or 1, len(pending)))
+                slots = min(workers or os.cpu_count() or 1, len(pending))
+                runner = stack.enter_context(_engine(study.run, client, slots))
                 stack.enter_context(Heartbeat(store.path, sweeper.owner, store.stale_after_s / 4))
                 sweeper.run(pending, runner, display)
     finally:
@@ -178,12 +179,13 @@ def run_sweep(
 class _Sweeper:
     """Claims, submits, stores and waits until every pending task is stored here, elsewhere, or failed."""
 
+    engine: "_Engine"
+    display: Display
+
     def __init__(self, store: ResultStore, study: str, report: SweepReport,
                  on_run: Callable[[Task, RunResult], None] | None):
         self.store, self.study, self.report, self.on_run = store, study, report, on_run
         self.owner = Owner.current()
-        self.engine: _Engine = _Engine()
-        self.display = Display()
         self.queue: deque[Task] = deque()
         self.held: dict[str, Task] = {}  # claimed by other live processes
         self.mine: set[str] = set()  # claimed here, not yet stored or released
@@ -385,14 +387,14 @@ class _Dask(_Engine):
 
 
 @contextmanager
-def _engine(run: RunFunction, client, workers: int, pending: int) -> Iterator[_Engine]:
-    """The engine for a sweep with ``pending`` runs: Dask if ``client``, else in-process or a pool."""
+def _engine(run: RunFunction, client, workers: int) -> Iterator[_Engine]:
+    """Dask if ``client``, else a pool of ``workers`` processes or, for one worker, this process."""
     if client is not None:
         engine: _Engine = _Dask(client, run)
     elif workers == 1:
         engine = _InProcess(run)
     else:
-        engine = _LocalPool(run, min(workers, pending))
+        engine = _LocalPool(run, workers)
     clean = False
     try:
         yield engine

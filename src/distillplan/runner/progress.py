@@ -48,7 +48,7 @@ class _Lines(Display):
 
     def waiting(self, count: int, holders: str) -> None:
         if count and (count, holders) != self.waited:
-            self._print(f"waiting for {count} runs being computed by {holders}")
+            self._print(f"waiting for {_runs(count)} being computed by {holders}")
         self.waited = (count, holders)
 
     def _print(self, text: str) -> None:
@@ -66,7 +66,7 @@ class _Bar(Display):
         self.bar.advance(self.task_id)
 
     def waiting(self, count: int, holders: str) -> None:
-        suffix = f"; waiting for {count} runs in {holders}" if count else ""
+        suffix = f"; waiting for {_runs(count)} in {holders}" if count else ""
         self.bar.update(self.task_id, description=self._label() + suffix)
 
     def _label(self) -> str:
@@ -104,3 +104,7 @@ def describe(study: Study, task: Task) -> str:
     names = study.group_by or ([f.name for f in fields(task.config)] if is_dataclass(task.config) else ())
     parts = [f"{name}={getattr(task.config, name)}" for name in names if hasattr(task.config, name)]
     return " ".join(parts + [f"seed={task.seed}"])
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" + ("" if count == 1 else "s")
