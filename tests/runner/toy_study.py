@@ -41,6 +41,13 @@ def run_toy(config: ToyConfig, seed: int) -> list[dict]:
     ]
 
 
+def run_or_crash(config: ToyConfig, seed: int) -> list[dict]:
+    """Like :func:`run_toy`, but a config with ``fail`` kills its process (a crashed worker)."""
+    if config.fail:
+        os._exit(1)
+    return run_toy(config, seed)
+
+
 def _log_call(config: ToyConfig, seed: int) -> None:
     path = os.environ.get(CALLS_LOG)
     if path:

@@ -18,6 +18,7 @@ import time
 import traceback
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -310,7 +311,11 @@ class _InProcess(_Engine):
 
 
 class _LocalPool(_Engine):
-    """A spawn process pool of ``workers`` processes, started on the first submit."""
+    """A spawn process pool of ``workers`` processes, started on the first submit.
+
+    A worker that dies (a crash, the OOM killer) breaks the pool: the runs in flight fail, and
+    the next submit starts a new pool.
+    """
 
     def __init__(self, run: RunFunction, workers: int):
         super().__init__()
@@ -319,13 +324,22 @@ class _LocalPool(_Engine):
         self.futures: dict[Any, Task] = {}
 
     def submit(self, task: Task) -> None:
+        try:
+            future = self._pool().submit(execute_task, self.run, task.config, task.seed)
+        except BrokenProcessPool:
+            self._pool().shutdown(wait=False)
+            self.pool = None
+            future = self._pool().submit(execute_task, self.run, task.config, task.seed)
+        self.futures[future] = task
+        self.in_flight += 1
+
+    def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(
                 max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
                 initializer=init_worker, initargs=(os.getpid(),),
             )
-        self.futures[self.pool.submit(execute_task, self.run, task.config, task.seed)] = task
-        self.in_flight += 1
+        return self.pool
 
     def finished(self, timeout: float) -> list[tuple[Task, Any]]:
         done, _ = wait(self.futures, timeout=timeout, return_when=FIRST_COMPLETED)
