@@ -60,6 +60,8 @@ class Claim:
 
 def process_alive(pid: int, token: str) -> bool:
     """Whether process ``pid`` of this host runs and (where ``/proc`` tells) has start token ``token``."""
+    if pid <= 0:
+        return False
     if _has_proc():
         stat = _proc_stat(pid)
         return stat is not None and stat[0] not in "ZX" and stat[1] == token
