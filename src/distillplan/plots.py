@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .atomic import atomic_write
 from .linear.plan import Plan
 
 __all__ = ["STRATEGY_COLOURS", "pyplot", "label_axes", "draw_arc_diagram", "save_arc_diagram", "save_arc_grid", "save_phase_figure",
@@ -43,16 +44,19 @@ def label_axes(ax, *, xlabel: str, ylabel: str, title: str, xscale: str | None =
 
 
 def save_figure(fig, path, dpi: int = 130, rect: tuple[float, float, float, float] | None = None) -> Path:
-    """Lay out ``fig`` tightly (inside ``rect`` if given), write it to ``path`` and close it; returns the path."""
+    """Lay out ``fig`` tightly (inside ``rect`` if given), write it to ``path`` atomically (format from
+    the suffix; the folder is created) and close it; returns the path."""
     plt = pyplot()
     if rect is None:
         fig.tight_layout()
     else:
         fig.tight_layout(rect=rect)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    try:
+        with atomic_write(path, "wb") as fh:
+            fig.savefig(fh, dpi=dpi, format=path.suffix.lstrip(".").lower() or None)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -66,6 +66,24 @@ def test_failures_in_a_process_pool_are_reported(tmp_path):
         assert len(info.value.report.failures) == 2 and store.count_runs() == 2
 
 
+def test_a_crashed_worker_fails_its_runs_and_a_new_pool_runs_the_rest(tmp_path):
+    from dataclasses import replace
+
+    from tests.runner.toy_study import run_or_crash
+
+    study = replace(TOY, run=run_or_crash)
+    sweep = Sweep("toy", grid(ToyConfig, fail=[True, False]), seeds=[0, 1, 2])
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        with pytest.raises(SweepError) as info:
+            run_sweep(study, sweep, store, workers=2, progress=False)
+        report = info.value.report
+        crashed = {t.key for t in sweep.tasks() if t.config.fail}
+        assert crashed <= {f.task.key for f in report.failures}
+        # at most one good run shares a broken pool with each crash; the others run on a new pool
+        assert report.completed + len(report.failures) == 6 and report.completed >= 2
+        assert store.count_runs("toy") == report.completed and store.claims() == {}
+
+
 def test_rows_must_be_a_list_of_dicts(tmp_path):
     from distillplan.runner import execute_task
 

@@ -2,7 +2,9 @@
 
 A study is a :class:`Study` (typed config + ``run(config, seed) -> rows`` + named presets); a
 :class:`Sweep` expands into content-addressed :class:`Task` s; :func:`run_sweep` runs the ones not
-yet in the :class:`ResultStore` and stores each as it finishes, so interrupted sweeps resume;
+yet in the :class:`ResultStore` and stores each as it finishes, so interrupted sweeps resume. Each
+run is claimed in the store before it starts, so processes sharing a store compute it once
+(:mod:`.claims`); local pool workers die with the sweep's process (:mod:`.workers`).
 :func:`aggregate` turns stored rows into mean ± std tables; :func:`run_study` does all of it for one study into
 one folder and writes its tables and figures.
 """

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import DistillPlanError
 from .study import Row
 
@@ -64,11 +65,10 @@ def aggregate(rows: Sequence[Row], group_by: Sequence[str], metrics: Sequence[st
 
 
 def write_csv(table: Sequence[Row], path: str | Path) -> Path:
-    """Write ``table`` to ``path`` (columns in first-seen order; floats at full precision)."""
+    """Write ``table`` to ``path`` atomically (columns in first-seen order; floats at full precision)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     columns = _columns(table)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_write(path, newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)
         for row in table:

@@ -1,7 +1,11 @@
-"""Run a sweep's pending tasks on an engine and store each result as it arrives.
+"""Run a sweep's pending tasks on an engine, claiming each before it is submitted, and store each
+result as it arrives.
 
-Engines only compute; the calling process is the single writer of the results store, one
-transaction per finished run, so killing it at any moment loses at most the runs in flight.
+Engines only compute; the calling process writes its runs to the results store, one transaction
+per finished run that also drops the run's claim, so killing it at any moment loses at most the
+runs in flight (their claims go stale with it). Processes sharing a store split a sweep: each
+claims a run right before submitting it, skips runs that live others claimed, and waits for those
+until they are stored, taking over any whose claim goes stale.
 """
 
 from __future__ import annotations
@@ -10,23 +14,30 @@ import json
 import multiprocessing
 import os
 import socket
-import sys
 import time
 import traceback
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import closing, contextmanager
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 from ..errors import DistillPlanError, check_int_at_least, check_positive
+from .claims import Heartbeat, Owner
+from .progress import STORED_ELSEWHERE, Display, progress_display
 from .seeding import seed_everything
 from .store import ResultStore, to_json
 from .study import Row, RunFunction, Study
 from .sweep import Sweep, Task
+from .workers import init_worker
 
 __all__ = ["ENGINES", "RunResult", "Failure", "SweepReport", "SweepError", "execute_task", "run_sweep"]
 
 ENGINES = ("local", "dask")
+
+POLL_S = 0.25
+"""How often a sweep looks at runs that other processes are computing (and waits for results)."""
 
 
 @dataclass(frozen=True)
@@ -40,28 +51,31 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Failure:
-    """A task whose run raised; nothing was stored for it."""
+    """A task whose run raised; nothing was stored for it. ``exception`` is what it raised."""
 
     task: Task
     error: str
     traceback: str
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
 class SweepReport:
-    """Counts of one :func:`run_sweep` call."""
+    """Counts of one :func:`run_sweep` call; ``elsewhere`` counts runs another process stored meanwhile."""
 
     study: str
     total: int
     skipped: int
     completed: int = 0
+    elsewhere: int = 0
     failures: list[Failure] = field(default_factory=list)
     wall_s: float = 0.0
 
     def summary(self) -> str:
         """One line, e.g. ``"12 runs: 8 run now, 4 already stored, 0 failed in 3.1 s"``."""
+        by_others = f"{self.elsewhere} run by another process, " if self.elsewhere else ""
         return (
-            f"{self.total} runs: {self.completed} run now, {self.skipped} already stored, "
+            f"{self.total} runs: {self.completed} run now, {self.skipped} already stored, {by_others}"
             f"{len(self.failures)} failed in {self.wall_s:.1f} s"
         )
 
@@ -76,7 +90,8 @@ class SweepError(RuntimeError):
         first = failures[0]
         super().__init__(
             f"{len(failures)} of {report.total} runs of study {report.study!r} failed (keys {keys}); "
-            f"first: seed {first.task.seed}, {first.error.rstrip('.')}. The {report.completed + report.skipped} "
+            f"first: seed {first.task.seed}, {first.error.rstrip('.')}. "
+            f"The {report.completed + report.skipped + report.elsewhere} "
             "finished runs are stored; re-run to retry the failed ones."
         )
 
@@ -99,9 +114,16 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = True,
     connect_timeout: float = 5.0,
+    on_run: Callable[[Task, RunResult], None] | None = None,
     announce: Callable[[SweepReport], None] | None = None,
 ) -> SweepReport:
     """Run every task of ``sweep`` not yet in ``store``; store each run as soon as it finishes.
+
+    Each run is claimed in the store before it is submitted. Runs claimed by another live process
+    (one sharing the store) are not run here: this call waits until that process stores them, or
+    takes them over when their claim goes stale (its owner died), so it returns only when every
+    run is stored or failed here. A run that failed elsewhere (its claim released unstored) is
+    retried here.
 
     Args:
         engine: ``"local"`` (a spawn process pool with ``workers`` processes, default the CPU
@@ -110,11 +132,13 @@ def run_sweep(
         progress: show a rich progress bar on stderr when it is a terminal; otherwise (a log file, a
             batch job) write one line per finished run to stderr.
         connect_timeout: seconds to wait for the Dask scheduler.
+        on_run: called in this process with each run it computed, once the run is stored.
         announce: called with the (empty) report once the pending runs are known, before any runs.
 
     Worker processes import the study's ``run`` by module name, so that module must be importable
     there (Dask workers need distillplan installed), and a script calling this with ``workers > 1``
-    needs the usual ``if __name__ == "__main__":`` guard (the pool uses spawn).
+    needs the usual ``if __name__ == "__main__":`` guard (the pool uses spawn). Local pool
+    workers die with the process that runs the sweep (:mod:`.workers`).
 
     Raises:
         DistillPlanError: bad arguments or an unreachable scheduler, before the store is touched.
@@ -139,18 +163,15 @@ def run_sweep(
         report = SweepReport(study.name, total=len(tasks), skipped=len(tasks) - len(pending))
         if announce is not None:
             announce(report)
-        if client is not None:
-            outcomes = _dask_outcomes(client, study.run, pending)
-        else:
-            outcomes = _local_outcomes(study.run, pending, workers or os.cpu_count() or 1)
-        with closing(outcomes), _progress(progress, study, len(tasks), report.skipped) as advance:
-            for task, outcome in outcomes:
-                if isinstance(outcome, RunResult):
-                    store.record(task, outcome.rows, outcome.wall_s, outcome.host)
-                    report.completed += 1
-                else:
-                    report.failures.append(_failure(task, outcome))
-                advance(task, outcome)
+        if pending:
+            sweeper = _Sweeper(store, study.name, report, on_run)
+            with ExitStack() as stack:
+                display = stack.enter_context(progress_display(progress, study, len(tasks), report.skipped))
+                stack.callback(sweeper.release)  # after the engine has stopped
+                slots = min(workers or os.cpu_count() or 1, len(pending))
+                runner = stack.enter_context(_engine(study.run, client, slots))
+                stack.enter_context(Heartbeat(store.path, sweeper.owner, store.stale_after_s / 4))
+                sweeper.run(pending, runner, display)
     finally:
         if client is not None:
             client.close()
@@ -160,33 +181,244 @@ def run_sweep(
     return report
 
 
-# -- engines: each yields (task, RunResult | exception) as runs finish --------------------------
+class _Sweeper:
+    """Claims, submits, stores and waits until every pending task is stored here, elsewhere, or failed."""
+
+    engine: "_Engine"
+    display: Display
+
+    def __init__(self, store: ResultStore, study: str, report: SweepReport,
+                 on_run: Callable[[Task, RunResult], None] | None):
+        self.store, self.study, self.report, self.on_run = store, study, report, on_run
+        self.owner = Owner.current()
+        self.queue: deque[Task] = deque()
+        self.held: dict[str, Task] = {}  # claimed by other live processes
+        self.mine: set[str] = set()  # claimed here, not yet stored or released
+        self.last_look = -POLL_S
+
+    def run(self, tasks: list[Task], engine: "_Engine", display: Display) -> None:
+        """Work through ``tasks`` on ``engine`` until none is queued, held elsewhere or running."""
+        self.engine, self.display = engine, display
+        self.queue.extend(tasks)
+        while self.queue or self.held or self.engine.busy:
+            self._submit_claimed()
+            if self.engine.busy:
+                for task, outcome in self.engine.finished(timeout=POLL_S):
+                    self._settle(task, outcome)
+            elif self.held:
+                time.sleep(POLL_S)
+            self._look_at_held()
+
+    def release(self) -> None:
+        """Drop the claims still held here (runs interrupted before they were stored)."""
+        if self.mine:
+            self.store.release(self.mine, self.owner)
+            self.mine.clear()
+
+    def _submit_claimed(self) -> None:
+        """Claim queued tasks and submit them while the engine has free slots."""
+        while self.queue and self.engine.free_slots > 0:
+            task = self.queue.popleft()
+            outcome = self.store.claim(task.key, self.owner)
+            if outcome == "claimed":
+                self.mine.add(task.key)
+                self.engine.submit(task)
+            elif outcome == "stored":
+                self._stored_elsewhere(task)
+            else:
+                self.held[task.key] = task
+
+    def _settle(self, task: Task, outcome: Any) -> None:
+        """Store a finished run (which drops its claim), or release the claim of a failed one."""
+        if isinstance(outcome, RunResult):
+            self.store.record(task, outcome.rows, outcome.wall_s, outcome.host)
+            self.report.completed += 1
+        else:
+            self.store.release([task.key], self.owner)
+            self.report.failures.append(_failure(task, outcome))
+        self.mine.discard(task.key)
+        self.display.advance(task, outcome)
+        if self.on_run is not None and isinstance(outcome, RunResult):
+            self.on_run(task, outcome)
+
+    def _look_at_held(self) -> None:
+        """Count held runs that got stored; queue those whose claim is gone or stale (at most every POLL_S)."""
+        now = time.monotonic()
+        if not self.held or now - self.last_look < POLL_S:
+            return
+        self.last_look = now
+        done = self.store.done_keys(self.study)
+        claims = self.store.claims(self.held)
+        wall_now = time.time()
+        for key in list(self.held):
+            if key in done:
+                self._stored_elsewhere(self.held.pop(key))
+            elif key not in claims or claims[key].is_stale(wall_now, self.store.stale_after_s):
+                self.queue.append(self.held.pop(key))
+        holders = ", ".join(sorted({str(claims[k].owner) for k in self.held if k in claims}))
+        self.display.waiting(len(self.held), holders)
+
+    def _stored_elsewhere(self, task: Task) -> None:
+        self.report.elsewhere += 1
+        self.display.advance(task, STORED_ELSEWHERE)
 
 
-def _local_outcomes(run: RunFunction, tasks: Sequence[Task], workers: int) -> Iterator[tuple[Task, Any]]:
-    if workers == 1:
-        for task in tasks:
+# -- engines: submit tasks, collect (task, RunResult | exception) as runs finish ---------------
+
+
+class _Engine:
+    """Runs submitted tasks; ``slots`` of them at a time."""
+
+    slots = 1
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.in_flight > 0
+
+    @property
+    def free_slots(self) -> int:
+        return self.slots - self.in_flight
+
+    def submit(self, task: Task) -> None:
+        raise NotImplementedError
+
+    def finished(self, timeout: float) -> list[tuple[Task, Any]]:
+        """Runs that finished within ``timeout`` seconds (maybe none)."""
+        raise NotImplementedError
+
+    def close(self, clean: bool) -> None:
+        """Free the engine; ``clean=False`` (an interrupt) drops queued work instead of waiting."""
+
+
+class _InProcess(_Engine):
+    """Runs each task in this process when its result is asked for."""
+
+    def __init__(self, run: RunFunction):
+        super().__init__()
+        self.run = run
+        self.queue: deque[Task] = deque()
+
+    def submit(self, task: Task) -> None:
+        self.queue.append(task)
+        self.in_flight += 1
+
+    def finished(self, timeout: float) -> list[tuple[Task, Any]]:
+        task = self.queue.popleft()
+        self.in_flight -= 1
+        try:
+            return [(task, execute_task(self.run, task.config, task.seed))]
+        except Exception as exc:  # noqa: BLE001 - reported as a failed run
+            return [(task, exc)]
+
+
+class _LocalPool(_Engine):
+    """A spawn process pool of ``workers`` processes, started on the first submit.
+
+    A worker that dies (a crash, the OOM killer) breaks the pool: the runs in flight fail, and
+    the next submit starts a new pool.
+    """
+
+    def __init__(self, run: RunFunction, workers: int):
+        super().__init__()
+        self.run, self.slots = run, workers
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: dict[Any, Task] = {}
+
+    def submit(self, task: Task) -> None:
+        try:
+            future = self._pool().submit(execute_task, self.run, task.config, task.seed)
+        except BrokenProcessPool:
+            self._pool().shutdown(wait=False)
+            self.pool = None
+            future = self._pool().submit(execute_task, self.run, task.config, task.seed)
+        self.futures[future] = task
+        self.in_flight += 1
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
+                initializer=init_worker, initargs=(os.getpid(),),
+            )
+        return self.pool
+
+    def finished(self, timeout: float) -> list[tuple[Task, Any]]:
+        done, _ = wait(self.futures, timeout=timeout, return_when=FIRST_COMPLETED)
+        self.in_flight -= len(done)
+        return [(self.futures.pop(f), _pool_outcome(f)) for f in done]
+
+    def close(self, clean: bool) -> None:
+        if self.pool is not None:
+            # On an interrupt, drop queued tasks instead of waiting for the whole sweep.
+            self.pool.shutdown(wait=clean, cancel_futures=not clean)
+
+
+def _pool_outcome(future) -> Any:
+    exc = future.exception()
+    return exc if exc is not None else future.result()
+
+
+class _Dask(_Engine):
+    """Futures on a Dask cluster; one slot per worker thread it has when the sweep starts."""
+
+    def __init__(self, client, run: RunFunction):
+        from distributed import as_completed
+
+        super().__init__()
+        self.client, self.run = client, run
+        self.slots = max(1, sum(client.nthreads().values()))
+        self.futures: dict[Any, Task] = {}
+        self.arrived = as_completed(loop=client.loop)
+
+    def submit(self, task: Task) -> None:
+        future = self.client.submit(execute_task, self.run, task.config, task.seed, pure=False)
+        self.futures[future] = task
+        self.arrived.add(future)
+        self.in_flight += 1
+
+    def finished(self, timeout: float) -> list[tuple[Task, Any]]:
+        deadline = time.monotonic() + timeout
+        while not self.arrived.has_ready() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        batch = self.arrived.next_batch(block=False) if self.arrived.has_ready() else []
+        self.in_flight -= len(batch)
+        return [(self.futures.pop(f), self._outcome(f)) for f in batch]
+
+    @staticmethod
+    def _outcome(future) -> Any:
+        if future.status == "error":
+            outcome = future.exception()
+        else:
             try:
-                yield task, execute_task(run, task.config, task.seed)
-            except Exception as exc:  # noqa: BLE001 - reported as a failed run
-                yield task, exc
-        return
-    if not tasks:
-        return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn"))
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - cancelled or lost: a failed run
+                outcome = exc
+        future.release()
+        return outcome
+
+    def close(self, clean: bool) -> None:
+        if self.futures:
+            self.client.cancel(list(self.futures))
+
+
+@contextmanager
+def _engine(run: RunFunction, client, workers: int) -> Iterator[_Engine]:
+    """Dask if ``client``, else a pool of ``workers`` processes or, for one worker, this process."""
+    if client is not None:
+        engine: _Engine = _Dask(client, run)
+    elif workers == 1:
+        engine = _InProcess(run)
+    else:
+        engine = _LocalPool(run, workers)
     clean = False
     try:
-        futures = {pool.submit(execute_task, run, t.config, t.seed): t for t in tasks}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                exc = future.exception()
-                yield futures.pop(future), (exc if exc is not None else future.result())
+        yield engine
         clean = True
     finally:
-        # On an interrupt, drop queued tasks instead of waiting for the whole sweep.
-        pool.shutdown(wait=clean, cancel_futures=not clean)
+        engine.close(clean)
 
 
 def _connect_dask(scheduler: str | None, timeout: float):
@@ -207,29 +439,6 @@ def _connect_dask(scheduler: str | None, timeout: float):
         ) from None
 
 
-def _dask_outcomes(client, run: RunFunction, tasks: Sequence[Task]) -> Iterator[tuple[Task, Any]]:
-    from distributed import as_completed
-
-    if not tasks:
-        return
-    futures = {client.submit(execute_task, run, t.config, t.seed, pure=False): t for t in tasks}
-    try:
-        for future in as_completed(list(futures), loop=client.loop):
-            task = futures.pop(future)
-            if future.status == "error":
-                outcome = future.exception()
-            else:
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # noqa: BLE001 - cancelled or lost: a failed run
-                    outcome = exc
-            future.release()
-            yield task, outcome
-    finally:
-        if futures:
-            client.cancel(list(futures))
-
-
 # -- helpers ---------------------------------------------------------------------------------
 
 
@@ -247,48 +456,4 @@ def _plain_rows(rows: Any) -> list[Row]:
 
 def _failure(task: Task, exc: BaseException) -> Failure:
     text = "".join(traceback.format_exception(exc))
-    return Failure(task, f"{type(exc).__name__}: {exc}", text)
-
-
-@contextmanager
-def _progress(enabled: bool, study: Study, total: int, already: int) -> Iterator[Callable[[Task, Any], None]]:
-    """``advance(task, outcome)`` after each run: a rich bar on a terminal, else one plain line per run."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not enabled:
-        yield lambda task, outcome: None
-        return
-    if not console.is_terminal:
-        start = time.perf_counter()
-        count = already
-
-        def log(task: Task, outcome: Any) -> None:
-            nonlocal count
-            count += 1
-            status = f"done in {outcome.wall_s:.1f} s" if isinstance(outcome, RunResult) else "FAILED"
-            print(f"{study.name}: {count}/{total} [{_describe(study, task)}] {status}; "
-                  f"{time.perf_counter() - start:.0f} s elapsed", file=sys.stderr, flush=True)
-
-        yield log
-        return
-    from rich import progress as rp
-
-    columns = (
-        rp.TextColumn("{task.description}"),
-        rp.BarColumn(),
-        rp.MofNCompleteColumn(),
-        rp.TimeElapsedColumn(),
-        rp.TimeRemainingColumn(),
-    )
-    with rp.Progress(*columns, console=console) as bar:
-        task_id = bar.add_task(f"{study.name} ({already} stored)", total=total, completed=already)
-        yield lambda task, outcome: bar.advance(task_id)
-
-
-def _describe(study: Study, task: Task) -> str:
-    """``field=value`` for the study's grouping fields that the config has (all its fields without
-    ``group_by``), and the seed."""
-    names = study.group_by or ([f.name for f in fields(task.config)] if is_dataclass(task.config) else ())
-    parts = [f"{name}={getattr(task.config, name)}" for name in names if hasattr(task.config, name)]
-    return " ".join(parts + [f"seed={task.seed}"])
+    return Failure(task, f"{type(exc).__name__}: {exc}", text, exc)

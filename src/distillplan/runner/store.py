@@ -1,4 +1,10 @@
-"""The results store: one SQLite file; a run and its rows are committed together or not at all."""
+"""The results store: one SQLite file; a run and its rows are committed together or not at all.
+
+Runs being computed are claimed in the ``claims`` table, so processes sharing a store compute
+each run once: a claim is taken in one transaction that first checks the run is not stored and
+not claimed by a live owner (see :mod:`.claims`), and storing a run deletes its claim in the
+transaction that writes it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,19 @@ import json
 import socket
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Literal
 
 from ..errors import DistillPlanError
+from .claims import STALE_AFTER_S, Claim, Owner
 from .study import Row
 from .sweep import Task, canonical_json
 
-__all__ = ["ResultStore", "to_json"]
+__all__ = ["ClaimOutcome", "ResultStore", "to_json"]
+
+ClaimOutcome = Literal["claimed", "stored", "held"]
+"""What :meth:`ResultStore.claim` did: claimed the run, found it stored, or found it held by a live owner."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -32,6 +43,14 @@ CREATE TABLE IF NOT EXISTS rows (
     row_json TEXT NOT NULL,
     PRIMARY KEY (key, idx)
 );
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    token TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    heartbeat REAL NOT NULL
+);
 """
 
 
@@ -49,14 +68,16 @@ def _json_default(obj: Any) -> Any:
 class ResultStore:
     """Persistent, append-only results of a study's runs, in an SQLite file.
 
-    The file (and its folder) is created on first use, not on construction. Writes are
-    idempotent: a run already stored is never written twice. Use as a context manager or
-    call :meth:`close`.
+    The file (and its folder) is created on first use, not on construction; a store written
+    before claims existed gets its ``claims`` table then. Writes are idempotent: a run already
+    stored is never written twice. ``stale_after_s`` is the heartbeat age after which another
+    process's claim may be taken over. Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, path: str | Path, *, timeout_s: float = 30.0):
+    def __init__(self, path: str | Path, *, timeout_s: float = 30.0, stale_after_s: float = STALE_AFTER_S):
         self.path = Path(path)
         self.timeout_s = float(timeout_s)
+        self.stale_after_s = float(stale_after_s)
         self._conn: sqlite3.Connection | None = None
 
     # -- connection -----------------------------------------------------------------------
@@ -89,16 +110,26 @@ class ResultStore:
         self.close()
 
     # -- writes -----------------------------------------------------------------------------
-    def record(self, task: Task, rows: Iterable[Row], wall_s: float, host: str | None = None) -> bool:
-        """Store one finished run and its rows in a single transaction.
-
-        Returns False (and writes nothing) when the run is already stored.
-        """
-        row_texts = [to_json(dict(row)) for row in rows]
-        config_json = canonical_json(task.config)
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def record(self, task: Task, rows: Iterable[Row], wall_s: float, host: str | None = None) -> bool:
+        """Store one finished run and its rows, and drop any claim on it, in a single transaction.
+
+        Returns False (and writes no run) when the run is already stored.
+        """
+        row_texts = [to_json(dict(row)) for row in rows]
+        config_json = canonical_json(task.config)
+        with self._transaction() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO runs (key, study, config_json, seed, wall_s, finished_at, host)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -113,11 +144,61 @@ class ResultStore:
                     "INSERT OR IGNORE INTO rows (key, idx, row_json) VALUES (?, ?, ?)",
                     [(task.key, i, text) for i, text in enumerate(row_texts)],
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            conn.execute("DELETE FROM claims WHERE key = ?", (task.key,))
         return inserted
+
+    # -- claims -----------------------------------------------------------------------------
+    def claim(self, key: str, owner: Owner) -> ClaimOutcome:
+        """Claim run ``key`` for ``owner`` unless it is stored or claimed by another live owner.
+
+        One transaction: a missing, stale or own claim is (re)written with fresh timestamps.
+        """
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone():
+                return "stored"
+            now = time.time()
+            held = self._claims(conn, [key]).get(key)
+            if held is not None and held.owner != owner and not held.is_stale(now, self.stale_after_s):
+                return "held"
+            conn.execute(
+                "INSERT OR REPLACE INTO claims (key, host, pid, token, claimed_at, heartbeat)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key, owner.host, owner.pid, owner.token, now, now),
+            )
+        return "claimed"
+
+    def release(self, keys: Iterable[str], owner: Owner) -> None:
+        """Drop ``owner``'s claims on ``keys`` (claims of others are left alone)."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "DELETE FROM claims WHERE key = ? AND host = ? AND pid = ? AND token = ?",
+                [(key, owner.host, owner.pid, owner.token) for key in keys],
+            )
+
+    def refresh(self, owner: Owner) -> int:
+        """Set the heartbeat of every claim of ``owner`` to now; returns how many there are."""
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "UPDATE claims SET heartbeat = ? WHERE host = ? AND pid = ? AND token = ?",
+                (time.time(), owner.host, owner.pid, owner.token),
+            )
+        return cur.rowcount
+
+    def claims(self, keys: Iterable[str] | None = None) -> dict[str, Claim]:
+        """Current claims by key (of ``keys``, or all), stale ones included."""
+        return self._claims(self.conn, None if keys is None else list(keys))
+
+    @staticmethod
+    def _claims(conn: sqlite3.Connection, keys: list[str] | None) -> dict[str, Claim]:
+        query = "SELECT key, host, pid, token, claimed_at, heartbeat FROM claims"
+        if keys is None:
+            found = conn.execute(query).fetchall()
+        else:
+            found = [row for key in keys for row in conn.execute(query + " WHERE key = ?", (key,))]
+        return {
+            key: Claim(key, Owner(host, pid, token), claimed_at, heartbeat)
+            for key, host, pid, token, claimed_at, heartbeat in found
+        }
 
     # -- reads ------------------------------------------------------------------------------
     def done_keys(self, study: str) -> set[str]:
