@@ -2,7 +2,7 @@
 
 Teacher: an MLP x0-predictor with a sinusoidal time embedding on the discrete VP schedule
 t = 0..T (:class:`~distillplan.schedules.VPSchedule`), preconditioned by the exact linear-Gaussian
-denoiser of the latents' per-coordinate variances λ_i (design file §1):
+denoiser E[x0 | z_t] = α_t λ z / r_t² of the latents' per-coordinate variances λ_i:
 
     x̂0(z, t) = α_t λ / (α_t² λ + σ_t²) · z  +  F_θ(z / r_t, t),        r_t² = α_t² λ + σ_t²,
 
@@ -10,11 +10,11 @@ with the last layer of F zero-initialised (an untrained teacher *is* the linear 
 trained on E_t ‖x̂0 − x0‖² / mmse_t (each step weighted equally; mmse_t = λσ_t²/r_t² per
 coordinate) and sampled by DDIM with its T steps, z_{t−1} = α_{t−1} x̂0 + σ_{t−1} (z_t − α_t x̂0)/σ_t.
 
-Students (design file §3, trained instead of modelled): the student at input time a is a trainable
+Students (the merge model's stages, trained instead of modelled): the student at input time a is a trainable
 copy of the teacher network at time a behind the fixed DDIM coefficients of a → a−1,
 S_a(z) = c1 z + c2 x̂0_θ(z, a), so before training it equals the teacher step a → a−1. A stage
 at node [a → b] copies the student of its first child (warm start), then takes
-``stage_steps`` Adam steps on E‖S(z_a) − (child_k ∘ … ∘ child_1)(z_a)‖² with z_a from the forward
+``train_steps`` optimiser steps on E‖S(z_a) − (child_k ∘ … ∘ child_1)(z_a)‖² with z_a from the forward
 process on the training latents. A node's result depends only on its subtree, so equal subtrees
 (shared by several plans) are trained once (``memo``).
 """

@@ -1,4 +1,4 @@
-"""The student merge model under limited optimization time (design file §3, default ``warm-start``).
+"""The student merge model under limited optimization time (default ``warm-start``).
 
 A stage trains one student at node [a → b] toward the composition P = Π_j M(c_j) of its children.
 Gradient flow for time s on the normalised loss E[(m z_a − P z_a)²]/E[z_a²] gives

@@ -1,4 +1,4 @@
-"""The canonical distillation strategies as merge plans (design file §2)."""
+"""The canonical distillation strategies as merge plans: vanilla, progressive, sequential BOOT and consistency."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Diagonal linear students trained by plain gradient descent along a merge plan (torch).
 
-This checks the closed form of :mod:`distillplan.linear.merge` (design file §3) by actually
+This checks the closed form M(node) = e^{−s} M(c_1) + (1 − e^{−s}) Π_j M(c_j) of :mod:`distillplan.linear.merge` by actually
 training: every internal node [a → b] of a plan is one stage, trained in post-order (children
 before parents). Its student is a diagonal operator ``m`` (one number per coordinate), trained on
 samples z_a ~ N(0, diag(r_a²)) toward the exact composite of its children's *trained* students,
@@ -109,7 +109,7 @@ class TrainedPlan:
 
 
 def analytic_node_values(plan: Plan, teacher: LinearTeacher, model: MergeModel | None = None) -> dict:
-    """Closed-form value of every internal node, ``{(a, b): M(node)}`` (the model of §3)."""
+    """Closed-form value of every internal node, ``{(a, b): M(node)}`` (:mod:`distillplan.linear.merge`)."""
     model = model or MergeModel()
     plan.validate_steps(teacher.steps)
     out: dict = {}

@@ -18,10 +18,10 @@ Beyond the paper, each run also measures, on ``lipschitz_samples`` test points `
 * the teacher's gain on directions orthogonal to every mean, ``teacher_gain`` (RK4) next to the
   exact ``exact_gain = s_0/s_Δ = σ0/s_Δ``: for σ0 ≤ 0.01 ten RK4 steps leave RK4's stability region
   near t = 0 and the "target" is dominated by this spurious linear gain (see
-  :mod:`distillplan.train.lipschitz`); ``teacher_rms`` vs ``exact_rms = √E||x_0||²`` shows the same.
+  :func:`distillplan.flowmap.exact_linear_gain`); ``teacher_rms`` vs ``exact_rms = √E||x_0||²`` shows the same.
 
 ``teacher_grid='geometric'`` replaces the paper's equal steps by steps geometric in t down to the stiff
-floor (:func:`distillplan.train.teacher_nodes`); with ``teacher_steps`` ≈ 100 it reproduces the exact gain
+floor (:func:`distillplan.flowmap.teacher_nodes`); with ``teacher_steps`` ≈ 100 it reproduces the exact gain
 (10 geometric steps are stable but too coarse: 4.7e−4 against the exact 1.4e−3 at σ0 = 1e−3).
 
 Presets: ``paper`` is the published exp2 (d = 64, K = 20 fixed means from seed 0, β = 5, width 512,

@@ -32,7 +32,7 @@ paper 1 (cosine schedule, T steps) with the *exact* mixture denoiser and DDIM st
    per plan beside the linear ``lin_w2`` (W2 to the surrogate, :func:`~distillplan.linear.evaluate_plan`),
    ``lin_w2_data`` and the root's ``lin_relmse``. ``leaf`` rows: the leaf students' own errors.
 
-Students are ``z + MLP(z)`` (``residual=True``) or ``MLP(z)`` with :class:`distillplan.train.MLP`;
+Students are ``z + MLP(z)`` (``residual=True``) or ``MLP(z)`` with :class:`distillplan.nn.MLP`;
 Adam, learning rate ``lr`` cosine-decayed to ``lr/10``, ``train_steps`` steps of ``batch`` fresh
 samples per stage. Nodes shared by several plans (same subtree) are trained once per run (their
 seeds depend on the subtree only).

@@ -9,7 +9,7 @@ on fresh samples ``x ~ p_t`` every step. Students have ``depth`` hidden layers w
 ReLU/ReQU activations (ReQU(x) = max(0, x)²) and a linear output. The metric is the relative score
 MSE ``Σ_i ||ŝ(x_i) − ∇log p_t(x_i)||² / Σ_i ||∇log p_t(x_i)||²`` (a ratio of sums) over
 ``eval_samples`` fresh draws. The five students of one run are trained together as one
-:class:`~distillplan.train.StackedMLP` (independent parameters, losses and gradient clips).
+:class:`~distillplan.nn.StackedMLP` (independent parameters, losses and gradient clips).
 
 The means are redrawn per seed (``means_seed=None``: the trial seed is the means seed, as the
 authors' script). Two sweeps: σ0 at fixed width, and width at fixed σ0.

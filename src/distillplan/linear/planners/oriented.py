@@ -1,4 +1,4 @@
-"""Exact O(T³) dynamic programme for coordinates whose orientation is known (design file §5).
+"""Exact O(T³) dynamic programme for coordinates whose orientation is known.
 
 For intervals [a → b] let V(a, b) be the value of one student covering it and Q(a, b) the value of a
 sequence of ≥ 1 consecutive blocks covering it (a block is a leaf, value A*_a, or a node). Then
