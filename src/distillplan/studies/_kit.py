@@ -22,7 +22,7 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ..errors import DistillPlanError, check_device
 
 __all__ = [
     "Int", "Real", "OneOf", "SubsetOf", "DeviceName", "BOOL", "ACTIVATION", "StudyConfig", "MixtureSpec", "OUSpec", "FlowSpec", "MergeSpec", "OptimiserSpec", "EvaluationSpec",
-    "RuntimeSpec", "field_ranges", "mean_std_text", "errorbar_figure", "by_cell",
+    "RuntimeSpec", "field_ranges", "mean_std_text", "errorbar_figure", "by_cell", "scaled_cost", "mlp_work",
 ]
 
 MAX_SEED = 2**63 - 1
@@ -304,6 +304,23 @@ class RuntimeSpec(StudyConfig):
         device = resolve_device(self.device)
         with cpu_runtime(self.threads) as threads:
             yield device, threads
+
+
+# ------------------------------------------------------------------------------------- cost
+def scaled_cost(work: Callable[[Any], float], reference: Any, seconds: float) -> Callable[[Any], float]:
+    """``cost(config) = seconds · work(config) / work(reference)``: a measured run scaled by the work it does
+    (for :attr:`distillplan.runner.Study.cost`; an estimate, good to a factor of about two)."""
+    base = float(work(reference))
+
+    def cost(config: Any) -> float:
+        return seconds * float(work(config)) / base
+
+    return cost
+
+
+def mlp_work(dim: int, width: int, depth: int) -> float:
+    """Multiply-adds of one forward pass of an MLP ``d → width^depth → d``, per row."""
+    return dim * width + (depth - 1) * width * width + width * dim
 
 
 # ------------------------------------------------------------------------------------- reports

@@ -42,7 +42,7 @@ from ..linear.strategies import STRATEGIES
 from ..nn.streams import numpy_generator
 from ..plots import pyplot, save_figure
 from ..runner import Study, Sweep
-from ._kit import BOOL, MAX_STEPS, Int, MergeSpec, OneOf, Real, RuntimeSpec
+from ._kit import (BOOL, MAX_STEPS, Int, MergeSpec, OneOf, Real, RuntimeSpec, mlp_work, scaled_cost)
 
 __all__ = ["LatentsConfig", "METHODS", "PLANS", "STUDY", "paper", "quick", "run", "latents_figures",
            "latents_tables", "write_outputs"]
@@ -493,7 +493,16 @@ def paper() -> Sweep:
 
 _GROUP_BY = (*(f.name for f in dataclasses.fields(LatentsConfig)), "model", "method")
 
+def _work(config: LatentsConfig) -> float:
+    """Multiply-adds of training the VAE, the latent teacher and the plan stages (about five per teacher step)."""
+    vae = config.vae_train_steps * config.vae_batch * 3 * mlp_work(256, config.vae_width, 2)
+    net = mlp_work(config.latent_dim, config.teacher_hidden, config.teacher_depth)
+    teacher = config.teacher_train_steps * config.teacher_batch * 3 * net
+    stages = 5 * config.teacher_steps * config.train_steps * config.batch * 3 * net
+    return vae + teacher + stages
+
 STUDY = Study("latents", LatentsConfig, run, {"quick": quick, "paper": paper},
               group_by=_GROUP_BY, metrics=("l2_to_teacher", "rel_l2", "w2", "rank", "stages"),
               figures=latents_figures, tables=latents_tables,
-              description="VAE latents (diagonal Λ): linear-model plans vs trained MLP students, L2 to the teacher")
+              description="VAE latents (diagonal Λ): linear-model plans vs trained MLP students, L2 to the teacher",
+              cost=scaled_cost(_work, LatentsConfig(), 60), cost_basis="scaled from a measured quick-preset run on 2 shared Xeon cores")

@@ -61,8 +61,8 @@ from ..errors import DistillPlanError, check_positive
 from ..mixture import TEACHER_GRIDS, cumulative_stability, lipschitz_bound, mean_diameter
 from ..plots import label_axes, pyplot, save_figure
 from ..runner import Study, Sweep, grid
-from ._kit import (ACTIVATION, MAX_STEPS, EvaluationSpec, Int, FlowSpec, OneOf, OptimiserSpec, Real, RuntimeSpec,
-                   mean_std_text)
+from ._kit import (ACTIVATION, MAX_STEPS, EvaluationSpec, FlowSpec, Int, OneOf, OptimiserSpec, Real, RuntimeSpec,
+                   mean_std_text, mlp_work, scaled_cost)
 
 __all__ = ["LipschitzMismatchConfig", "run", "quick", "paper", "half_life", "report_tables", "save_figures",
            "STUDY", "QUICK_SETTINGS"]
@@ -299,10 +299,18 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
 
 STUDY_NAME = "lipschitz-mismatch"
 
+def _work(config: LipschitzMismatchConfig) -> float:
+    """Multiply-adds of training plus the teacher's targets and the Jacobians at the test points."""
+    student = mlp_work(config.dim, config.width, config.depth)
+    teacher = 4 * config.teacher_steps * config.dim * config.components
+    return (config.train_steps * config.batch * (3 * student + teacher)
+            + config.lipschitz_samples * config.dim * (student + teacher))
+
 STUDY = Study(STUDY_NAME, LipschitzMismatchConfig, run, {"quick": quick, "paper": paper},
               group_by=("sigma0", "bound"),
               metrics=("relmse", "student_lipschitz", "weight_spectral_product", "target_lipschitz",
                        "log10_stability_factor"),
               figures=save_figures, tables=report_tables,
               description="Paper 2 exp2: one-step flow-map students under a weight bound B as σ0 shrinks "
-                          "(Lipschitz mismatch).")
+                          "(Lipschitz mismatch).",
+              cost=scaled_cost(_work, LipschitzMismatchConfig(**QUICK_SETTINGS), 11), cost_basis="scaled from a measured quick-preset run on 2 shared Xeon cores")

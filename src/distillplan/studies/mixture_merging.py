@@ -89,7 +89,8 @@ from ..merging.vp_mixture import branch_map, branch_statistics, centred, composi
 from ..mixture import IsotropicMixture
 from ..plots import STRATEGY_COLOURS, label_axes, pyplot, save_figure
 from ..runner import Study, Sweep, aggregate
-from ._kit import (ACTIVATION, BOOL, MAX_SAMPLES, MAX_STEPS, EvaluationSpec, Int, MergeSpec, MixtureSpec, OptimiserSpec, Real, RuntimeSpec, SubsetOf)
+from ._kit import (ACTIVATION, BOOL, MAX_SAMPLES, MAX_STEPS, EvaluationSpec, Int, MergeSpec, MixtureSpec,
+                   OptimiserSpec, Real, RuntimeSpec, SubsetOf, mlp_work, scaled_cost)
 
 __all__ = ["MixtureMergingConfig", "run", "quick", "paper", "STUDY", "PARTS", "PLANS", "ANCHORS",
            "make_mixture", "Student", "window", "linear_node_predictions", "branch_table", "error_vs_k_table",
@@ -565,10 +566,16 @@ def tables(rows: list[dict]) -> dict[str, list[dict]]:
             "error_vs_depth": error_vs_depth_table(rows), "plans": plan_table(rows)}
 
 
+def _work(config: MixtureMergingConfig) -> float:
+    """Multiply-adds of training every stage (about five per teacher step over the plans, plus the k-windows)."""
+    stages = 5 * config.teacher_steps + len(config.window_lengths()) * len(config.anchors)
+    return stages * config.train_steps * config.batch * 3 * mlp_work(config.dim, config.width, config.depth)
+
 STUDY = Study("mixture-merging", MixtureMergingConfig, run, {"quick": quick, "paper": paper},
               group_by=(*_SETTING, "part", "anchor", "k", "plan", "height"),
               metrics=("distinct", "massive", "effective", "hard_gate_relmse", "relmse", "affine_relmse",
                        "target_relmse", "lin_relmse", "lin_dev", "lin_w2"),
               figures=figures, tables=tables,
               description="Gaussian-mixture teacher: branch counts, fixed-capacity error vs k, error amplification "
-                          "per plan.")
+                          "per plan.",
+              cost=scaled_cost(_work, quick().configs[0], 12), cost_basis="scaled from a measured quick-preset run on 2 shared Xeon cores")

@@ -38,8 +38,8 @@ from typing import Any, ClassVar
 from ..errors import DistillPlanError, check_positive
 from ..mixture import mean_diameter
 from ..runner import Study, Sweep, grid
-from ._kit import (ACTIVATION, MAX_SEED, MAX_STEPS, EvaluationSpec, Int, FlowSpec, OptimiserSpec, RuntimeSpec,
-                   errorbar_figure, mean_std_text)
+from ._kit import (ACTIVATION, MAX_SEED, MAX_STEPS, EvaluationSpec, FlowSpec, Int, OptimiserSpec, RuntimeSpec,
+                   errorbar_figure, mean_std_text, mlp_work, scaled_cost)
 
 __all__ = ["ScoreApproxConfig", "run", "quick", "paper", "pivot_tables", "save_figures", "STUDY",
            "QUICK_SETTINGS", "PAPER_TIMES"]
@@ -236,7 +236,13 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
 
 STUDY_NAME = "score-approx"
 
+def _work(config: ScoreApproxConfig) -> float:
+    """Multiply-adds of training the stacked students (forward and backward ≈ 3 passes), plus a per-step overhead."""
+    per_step = len(config.times) * config.batch * (3 * mlp_work(config.dim, config.width, config.depth) + 2e3)
+    return config.train_steps * per_step
+
 STUDY = Study(STUDY_NAME, ScoreApproxConfig, run, {"quick": quick, "paper": paper},
               group_by=("sigma0", "width", "t_frac"), metrics=("relmse",), figures=save_figures, tables=pivot_tables,
               description="Paper 2 exp1: MLP approximation of the closed-form mixture score at fixed times, "
-                          "vs σ0 and width.")
+                          "vs σ0 and width.",
+              cost=scaled_cost(_work, ScoreApproxConfig(**QUICK_SETTINGS, width=128), 25), cost_basis="scaled from a measured quick-preset run on 2 shared Xeon cores")

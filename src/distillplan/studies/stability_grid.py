@@ -30,8 +30,8 @@ import numpy as np
 from ..errors import DistillPlanError
 from ..mixture import GRID_KINDS, make_grid, mean_diameter, segment_stability
 from ..runner import Study, Sweep, grid
-from ._kit import (ACTIVATION, MAX_STEPS, EvaluationSpec, Int, FlowSpec, OneOf, OptimiserSpec, RuntimeSpec,
-                   errorbar_figure)
+from ._kit import (ACTIVATION, MAX_STEPS, EvaluationSpec, FlowSpec, Int, OneOf, OptimiserSpec, RuntimeSpec,
+                   errorbar_figure, mlp_work, scaled_cost)
 
 __all__ = ["StabilityGridConfig", "run", "quick", "paper", "reduction_table", "save_figures", "STUDY"]
 
@@ -213,7 +213,14 @@ def save_figures(rows: list[dict], out_dir: Path) -> list[Path]:
 
 STUDY_NAME = "stability-grid"
 
+def _work(config: StabilityGridConfig) -> float:
+    """Multiply-adds of training (forward and backward ≈ 3 passes) plus the RK4 reference of the evaluation."""
+    train = 3 * config.total_train_steps * config.batch * mlp_work(config.dim, config.width, config.depth)
+    reference = 4 * config.reference_steps * config.eval_samples * config.dim * config.components
+    return train + reference
+
 STUDY = Study(STUDY_NAME, StabilityGridConfig, run, {"quick": quick, "paper": paper},
               group_by=("segments", "grid"), metrics=("relmse", "nll0", "worst_seg_relmse"), figures=save_figures,
               tables=reduction_table,
-              description="Paper 2 exp4: stability-balanced vs uniform time grid for n-segment flow-map distillation.")
+              description="Paper 2 exp4: stability-balanced vs uniform time grid for n-segment flow-map distillation.",
+              cost=scaled_cost(_work, StabilityGridConfig(**QUICK_SETTINGS), 380), cost_basis="scaled from a measured quick-preset run on 2 shared Xeon cores")
