@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import DistillPlanError
+from ..io import check_output_dir
 from ..studies import get_study
 from ..runner import (
     ENGINES,
@@ -65,6 +66,7 @@ def study(name, preset, out_dir, seeds, assignments, engine, scheduler, connect_
     if seeds is not None:
         sweep = sweep.with_seeds(parse_seeds(seeds))
     sweep = sweep.with_overrides(parse_overrides(assignments, sweep.config_type))
+    check_output_dir("out", out_dir)
     keys = [task.key for task in sweep.tasks()]
 
     start = time.perf_counter()
