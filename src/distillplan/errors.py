@@ -8,8 +8,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DistillPlanError", "check_finite_array", "check_positive", "check_nonnegative", "check_int_at_least",
-           "check_choice", "check_device", "check_fields"]
+__all__ = ["DistillPlanError", "check_finite_array", "check_positive", "check_nonnegative", "check_range",
+           "check_int_at_least", "check_int_range", "check_seed", "check_choice", "check_device", "check_fields",
+           "SEED_MAX"]
+
+SEED_MAX = 2**32 - 1
+"""Largest seed every generator in use accepts (numpy, torch and scikit-learn's ``random_state``)."""
+_TINY = float(np.finfo(np.float64).tiny)  # smallest normal float64; below it values lose precision
 
 
 class DistillPlanError(ValueError):
@@ -28,10 +33,12 @@ class DistillPlanError(ValueError):
 
 
 def check_positive(name: str, value: Any) -> float:
-    """Return ``value`` as float, or raise if it is not a finite number > 0."""
+    """Return ``value`` as float, or raise if it is not a finite, normal (not subnormal) number > 0."""
     v = _as_float(name, value)
     if not v > 0:
         raise DistillPlanError(name, f"must be > 0, got {value!r}")
+    if v < _TINY:
+        raise DistillPlanError(name, f"is subnormal ({value!r} is below {_TINY:.3g}), too small to compute with")
     return v
 
 
@@ -40,6 +47,14 @@ def check_nonnegative(name: str, value: Any) -> float:
     v = _as_float(name, value)
     if not v >= 0:
         raise DistillPlanError(name, f"must be >= 0, got {value!r}")
+    return v
+
+
+def check_range(name: str, value: Any, low: float, high: float) -> float:
+    """Return ``value`` as float, or raise if it is not a finite number in ``[low, high]``."""
+    v = _as_float(name, value)
+    if not low <= v <= high:
+        raise DistillPlanError(name, f"must be in [{low:g}, {high:g}], got {value!r}")
     return v
 
 
@@ -53,6 +68,19 @@ def check_int_at_least(name: str, value: Any, minimum: int) -> int:
     if value < minimum:
         raise DistillPlanError(name, f"must be an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_int_range(name: str, value: Any, minimum: int, maximum: int) -> int:
+    """Return ``value`` as int, or raise if it is not an integer in ``minimum..maximum``."""
+    v = check_int_at_least(name, value, minimum)
+    if v > maximum:
+        raise DistillPlanError(name, f"must be an integer in {minimum}..{maximum}, got {v}")
+    return v
+
+
+def check_seed(name: str, value: Any) -> int:
+    """Return ``value`` as int, or raise if it is not a seed in ``0..SEED_MAX``."""
+    return check_int_range(name, value, 0, SEED_MAX)
 
 
 def check_choice(name: str, value: Any, choices: Any, what: str = "") -> Any:
@@ -114,7 +142,7 @@ def check_finite_array(name: str, values: Any, *, ndim: int | None = 1, positive
 def _as_float(name: str, value: Any) -> float:
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DistillPlanError(name, f"must be a number, got {value!r}") from None
     if math.isnan(v) or math.isinf(v):
         raise DistillPlanError(name, f"must be finite, got {value!r}")

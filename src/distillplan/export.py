@@ -27,16 +27,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DistillPlanError, check_finite_array, check_int_at_least, check_positive
+from .errors import DistillPlanError, check_finite_array, check_int_range, check_range
+from .mixture.model import BETA_HORIZON_RANGE, BETA_RANGE
 from .schedules import VPSchedule
 
 __all__ = [
     "SamplingPath", "from_ou_grid", "from_vp_indices", "from_alphas", "plan_boundaries", "training_alphas_bar",
     "diffusers_timesteps", "diffusers_sigmas", "karras_sigmas", "flow_matching_times", "export_document",
-    "ddim_sample", "TARGETS",
+    "ddim_sample", "TARGETS", "BETA_SCHEDULES", "MAX_GRID_POINTS", "MAX_TRAIN_STEPS",
 ]
 
 TARGETS = ("diffusers-timesteps", "diffusers-sigmas", "k-diffusion", "flow-matching", "json")
+BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
+MAX_GRID_POINTS = 10_000
+"""Most points of one exported grid."""
+MAX_TRAIN_STEPS = 100_000
+"""Most discrete training steps N of a model's schedule (diffusers models use 1000)."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,10 @@ class SamplingPath:
         if np.any(a < 0) or np.any(a > 1):
             raise DistillPlanError("grid", "signal levels must lie in [0, 1]")
         if not np.all(np.diff(a) > 0):
-            raise DistillPlanError("grid", "must be strictly decreasing in time (strictly increasing signal toward the data)")
+            raise DistillPlanError("grid", "must be strictly decreasing in time (strictly increasing signal toward "
+                                           "the data); two points may also be closer than float64 resolves")
         if a[-1] != 1.0:
-            raise DistillPlanError("grid", f"must end at the data (t = 0, alpha = 1), got alpha = {a[-1]!r}")
+            raise DistillPlanError("grid", f"must end at the data (t = 0, alpha = 1), got alpha = {float(a[-1])!r}")
 
     @property
     def steps(self) -> int:
@@ -68,9 +75,13 @@ class SamplingPath:
 
 
 def from_ou_grid(times, beta: float) -> SamplingPath:
-    """OU time grid (decreasing, ending at 0) → α_t = e^{−βt}."""
-    beta = check_positive("beta", beta)
+    """OU time grid (decreasing, ending at 0) → α_t = e^{−βt}; β in BETA_RANGE and β·t_0 at most 300
+    (the OU process's bound on β·T, beyond which α underflows)."""
+    beta = check_range("beta", beta, *BETA_RANGE)
     t = _decreasing("grid", times)
+    if beta * t[0] > BETA_HORIZON_RANGE[1]:
+        raise DistillPlanError("grid", f"beta * t_0 = {beta * t[0]:g} exceeds {BETA_HORIZON_RANGE[1]:g}: the signal "
+                                       "level alpha = exp(-beta t) at the noise end underflows")
     return SamplingPath(np.exp(-beta * t), f"ou(beta={beta:g})", tuple(t.tolist()))
 
 
@@ -111,8 +122,8 @@ def _decreasing(name: str, values) -> np.ndarray:
 def training_alphas_bar(train_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
                         beta_schedule: str = "linear") -> np.ndarray:
     """ᾱ_k, k = 0..N−1, of a discrete training schedule (diffusers' conventions: ``linear``,
-    ``scaled_linear`` (Stable Diffusion), ``squaredcos_cap_v2``)."""
-    N = check_int_at_least("train_steps", train_steps, 2)
+    ``scaled_linear`` (Stable Diffusion), ``squaredcos_cap_v2``); N in ``2..MAX_TRAIN_STEPS``."""
+    N = check_int_range("train_steps", train_steps, 2, MAX_TRAIN_STEPS)
     if beta_schedule == "linear":
         betas = np.linspace(beta_start, beta_end, N)
     elif beta_schedule == "scaled_linear":
@@ -122,7 +133,7 @@ def training_alphas_bar(train_steps: int = 1000, beta_start: float = 1e-4, beta_
         k = np.arange(N)
         betas = np.minimum(1 - f((k + 1) / N) / f(k / N), 0.999)
     else:
-        raise DistillPlanError("beta_schedule", f"unknown {beta_schedule!r}; choose linear, scaled_linear, squaredcos_cap_v2")
+        raise DistillPlanError("beta_schedule", f"unknown {beta_schedule!r}; choose from {list(BETA_SCHEDULES)}")
     return np.cumprod(1.0 - betas)
 
 

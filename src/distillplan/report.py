@@ -16,8 +16,11 @@ import time
 from pathlib import Path
 
 from .errors import DistillPlanError
+from .io import check_output_file
 
-__all__ = ["build_report"]
+__all__ = ["build_report", "REPORT_SUFFIXES"]
+
+REPORT_SUFFIXES = (".html", ".htm")
 
 _MAX_ROWS = 300
 _MAX_JSON = 20_000
@@ -33,11 +36,18 @@ nav a{margin-right:1em}
 
 
 def build_report(folder, out: str | Path | None = None, title: str | None = None) -> Path:
-    """Write ``folder/report.html`` (or ``out``) and return its path."""
+    """Write ``folder/report.html`` (or ``out``, an .html file in an existing folder) and return its path."""
     root = Path(folder)
+    if root.exists() and not root.is_dir():
+        raise DistillPlanError("dir", f"{root} is a file, not a folder")
     if not root.is_dir():
         raise DistillPlanError("dir", f"no such folder: {root}")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "report.html")
+    target = check_output_file("out", out, REPORT_SUFFIXES) if out else check_output_file("dir", root / "report.html",
+                                                                                           REPORT_SUFFIXES)
+    try:
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "report.html")
+    except OSError as exc:
+        raise DistillPlanError("dir", f"cannot list {root}: {exc.strerror or exc}") from None
     tables = [p for p in files if p.suffix.lower() == ".csv"]
     figures = [p for p in files if p.suffix.lower() in (".png", ".svg", ".jpg", ".jpeg")]
     docs = [p for p in files if p.suffix.lower() == ".json" and p.stat().st_size <= _MAX_JSON]
@@ -58,7 +68,6 @@ def build_report(folder, out: str | Path | None = None, title: str | None = None
             parts.extend(render(p, root) for p in items)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
-    target = Path(out) if out else root / "report.html"
     target.write_text(page, encoding="utf-8")
     return target
 
@@ -69,7 +78,10 @@ def _rel(p: Path, root: Path) -> str:
 
 def _figure(p: Path, root: Path) -> str:
     mime = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}[p.suffix.lower()]
-    data = base64.b64encode(p.read_bytes()).decode("ascii")
+    try:
+        data = base64.b64encode(p.read_bytes()).decode("ascii")
+    except OSError as exc:
+        return f"<p>{_rel(p, root)}: unreadable ({html.escape(str(exc))})</p>"
     return f"<figure><img alt='{_rel(p, root)}' src='data:{mime};base64,{data}'><figcaption>{_rel(p, root)}</figcaption></figure>"
 
 

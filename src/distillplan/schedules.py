@@ -27,7 +27,7 @@ class VPSchedule:
     """Discrete variance-preserving schedule: ``alphas[t]`` for ``t = 0..T``.
 
     ``sigmas = sqrt(1 - alphas²)``. Construct with :meth:`cosine`, :meth:`linear_beta` or
-    :meth:`from_alphas`; the constructor validates ``1 = α_0 ≥ … ≥ α_T ≥ 0``.
+    :meth:`from_alphas`; the constructor validates ``1 = α_0 ≥ … ≥ α_T ≥ 0`` with ``α_T < 1``.
     """
 
     alphas: np.ndarray
@@ -39,12 +39,15 @@ class VPSchedule:
         if a.size < 2:
             raise DistillPlanError("alphas", f"needs at least 2 entries (T >= 1), got {a.size}")
         if abs(a[0] - 1.0) > 1e-12:
-            raise DistillPlanError("alphas", f"must start at alpha_0 = 1 (data), got {a[0]!r}")
+            raise DistillPlanError("alphas", f"must start at alpha_0 = 1 (data), got {float(a[0])!r}")
         if np.any(a < 0) or np.any(a > 1 + 1e-12):
             raise DistillPlanError("alphas", "every entry must lie in [0, 1]")
         if np.any(np.diff(a) > 0):
             bad = int(np.argmax(np.diff(a) > 0))
             raise DistillPlanError("alphas", f"must be non-increasing in t; alpha[{bad + 1}] > alpha[{bad}]")
+        if a[-1] >= 1.0:
+            raise DistillPlanError("alphas", f"must end below 1 (noise at t = T), got alpha_T = {float(a[-1])!r}: "
+                                             "a schedule without noise has nothing to distil")
         a = a.copy()
         a[0] = 1.0
         a.setflags(write=False)
@@ -85,7 +88,7 @@ class VPSchedule:
 
     @classmethod
     def from_alphas(cls, alphas) -> "VPSchedule":
-        """A user-given α array (validated: 1 = α_0 ≥ … ≥ α_T ≥ 0)."""
+        """A user-given 1-d α array (validated: 1 = α_0 ≥ … ≥ α_T ≥ 0, α_T < 1)."""
         return cls(np.asarray(alphas, dtype=np.float64), name="custom")
 
     # ---------------------------------------------------------------- properties
@@ -134,11 +137,12 @@ class TimeGrid:
             raise DistillPlanError("grid", f"needs at least 2 points (1 segment), got {t.size}")
         if not np.all(np.diff(t) < 0):
             bad = int(np.argmax(~(np.diff(t) < 0)))
-            raise DistillPlanError("grid", f"must be strictly decreasing; t[{bad + 1}]={t[bad + 1]!r} >= t[{bad}]={t[bad]!r}")
+            raise DistillPlanError("grid", f"must be strictly decreasing; t[{bad + 1}]={float(t[bad + 1])!r} "
+                                         f">= t[{bad}]={float(t[bad])!r}")
         if t[-1] != 0.0:
-            raise DistillPlanError("grid", f"must end exactly at t = 0, got {t[-1]!r}")
+            raise DistillPlanError("grid", f"must end exactly at t = 0, got {float(t[-1])!r}")
         if not t[0] > 0:
-            raise DistillPlanError("grid", f"must start at the horizon T > 0, got {t[0]!r}")
+            raise DistillPlanError("grid", f"must start at the horizon T > 0, got {float(t[0])!r}")
         t = t.copy()
         t.setflags(write=False)
         object.__setattr__(self, "times", t)

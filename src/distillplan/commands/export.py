@@ -7,48 +7,57 @@ import json
 import click
 
 from ..errors import DistillPlanError
-from ..export import (TARGETS, diffusers_sigmas, diffusers_timesteps, export_document, flow_matching_times,
-                      from_alphas, from_ou_grid, from_vp_indices, karras_sigmas, plan_boundaries,
-                      training_alphas_bar)
-from ..schedules import make_schedule
-from ._options import parse_float_list
+from ..export import (BETA_SCHEDULES, MAX_GRID_POINTS, MAX_TRAIN_STEPS, TARGETS, diffusers_sigmas,
+                      diffusers_timesteps, export_document, flow_matching_times, from_alphas, from_ou_grid,
+                      from_vp_indices, karras_sigmas, plan_boundaries, training_alphas_bar)
+from ..linear.plan import MAX_STEPS, check_steps
+from ..mixture.model import BETA_RANGE
+from ..schedules import SCHEDULES, make_schedule
+from ._options import option_names, parse_float_list
 
 CONVENTIONS = ("ou", "vp-index", "alpha", "plan")
 
 
 @click.command()
 @click.option("--grid", "grid_text", required=True,
-              help="Comma-separated grid, noise → data (e.g. an OU grid '1,0.2079,...,0'), or a plan in bracket form "
-                   "with --convention plan.")
+              help=f"Comma-separated grid of at most {MAX_GRID_POINTS} points, noise → data (e.g. an OU grid "
+                   "'1,0.2079,...,0'), or a plan in bracket form with --convention plan.")
 @click.option("--convention", type=click.Choice(CONVENTIONS), default="ou", show_default=True,
               help="ou: OU times (α = e^{-βt}); vp-index: teacher indices of a VP schedule; alpha: signal levels; "
                    "plan: a merge plan's top-level boundaries.")
-@click.option("--beta", type=float, default=5.0, show_default=True, help="OU rate β (ou convention).")
-@click.option("--steps", type=int, default=None, help="Teacher steps T of the VP schedule (vp-index / plan).")
-@click.option("--schedule", default="cosine", show_default=True, help="VP schedule (vp-index / plan).")
+@click.option("--beta", type=float, default=5.0, show_default=True,
+              help=f"OU rate β in [{BETA_RANGE[0]:g}, {BETA_RANGE[1]:g}] (ou convention).")
+@click.option("--steps", type=int, default=None,
+              help=f"Teacher steps T in 2..{MAX_STEPS} of the VP schedule (vp-index; plan: default the plan's T).")
+@click.option("--schedule", type=click.Choice(list(SCHEDULES)), default="cosine", show_default=True,
+              help="VP schedule (vp-index / plan; linear: T <= 1000).")
 @click.option("--target", type=click.Choice(TARGETS), default="json", show_default=True)
-@click.option("--train-steps", type=int, default=1000, show_default=True, help="Discrete training steps of the model.")
-@click.option("--beta-schedule", default="linear", show_default=True,
-              help="Training β schedule of the model: linear, scaled_linear, squaredcos_cap_v2.")
+@click.option("--train-steps", type=int, default=1000, show_default=True,
+              help=f"Discrete training steps N of the model, 2..{MAX_TRAIN_STEPS}.")
+@click.option("--beta-schedule", type=click.Choice(BETA_SCHEDULES), default="linear", show_default=True,
+              help="Training β schedule of the model.")
 def export(grid_text, convention, beta, steps, schedule, target, train_steps, beta_schedule):
     """Export a grid to diffusers (timesteps / sigmas), k-diffusion, flow matching or JSON."""
     if convention == "plan":
         from ..linear import Plan
 
-        plan = Plan.parse(grid_text)
-        T = steps or plan.start
-        path = from_vp_indices(plan_boundaries(plan.validate_steps(T)), make_schedule(schedule, T))
+        with option_names(plan="grid"):
+            plan = Plan.parse(grid_text)
+            T = check_steps(plan.start if steps is None else steps)
+            plan.validate_steps(T)
+        path = from_vp_indices(plan_boundaries(plan), make_schedule(schedule, T))
     else:
-        values = parse_float_list("grid", grid_text)
+        values = parse_float_list("grid", grid_text, MAX_GRID_POINTS)
         if convention == "ou":
             path = from_ou_grid(values, beta)
         elif convention == "vp-index":
             if steps is None:
                 raise DistillPlanError("steps", "vp-index grids need --steps T")
-            path = from_vp_indices(values, make_schedule(schedule, steps))
+            path = from_vp_indices(values, make_schedule(schedule, check_steps(steps)))
         else:
             path = from_alphas(values)
-    ab = training_alphas_bar(train_steps, beta_schedule=beta_schedule)
+    with option_names(train_steps="train-steps", beta_schedule="beta-schedule"):
+        ab = training_alphas_bar(train_steps, beta_schedule=beta_schedule)
     if target == "json":
         click.echo(json.dumps(export_document(path, ab), indent=2))
         return

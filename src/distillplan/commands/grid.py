@@ -3,30 +3,45 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
-import numpy as np
 
-from ..errors import DistillPlanError, check_int_at_least
+from ..errors import SEED_MAX, DistillPlanError, check_int_range
+from ..io import read_array
+from ..mixture.data import BOX_RANGE, MAX_COMPONENTS, MAX_DIM, fit_seconds
+from ..mixture.grids import MAX_SEGMENTS
+from ..mixture.model import BETA_HORIZON_RANGE, BETA_RANGE, HORIZON_RANGE, SIGMA0_RANGE
+from ._options import notice_cost, option_names
 
 _SYNTHETIC_ONLY = ("sigma0", "dim", "means_seed", "box")
 
 
+def _range(r: tuple[float, float]) -> str:
+    return f"[{r[0]:g}, {r[1]:g}]"
+
+
 @click.command("grid")
-@click.option("--segments", "-n", default=8, show_default=True, type=int, help="Number of segments n.")
+@click.option("--segments", "-n", default=8, show_default=True, type=int,
+              help=f"Number of segments n in 1..{MAX_SEGMENTS}.")
 @click.option("--kind", default="stability", show_default=True,
               type=click.Choice(["stability", "uniform", "karras", "logsnr"]), help="How to place the grid points.")
-@click.option("--sigma0", default=1.0, show_default=True, type=float, help="Component std of the data mixture.")
-@click.option("--beta", default=5.0, show_default=True, type=float, help="OU rate beta.")
-@click.option("--horizon", default=1.0, show_default=True, type=float, help="Horizon T (noise end).")
-@click.option("--dim", default=64, show_default=True, type=int, help="Dimension d of the paper's means.")
+@click.option("--sigma0", default=1.0, show_default=True, type=float,
+              help=f"Component std of the data mixture, in {_range(SIGMA0_RANGE)}.")
+@click.option("--beta", default=5.0, show_default=True, type=float,
+              help=f"OU rate beta in {_range(BETA_RANGE)}; beta * horizon in {_range(BETA_HORIZON_RANGE)}.")
+@click.option("--horizon", default=1.0, show_default=True, type=float,
+              help=f"Horizon T (noise end) in {_range(HORIZON_RANGE)}; beta * T in {_range(BETA_HORIZON_RANGE)}.")
+@click.option("--dim", default=64, show_default=True, type=int, help=f"Dimension d of the paper's means, 1..{MAX_DIM}.")
 @click.option("--components", default=None, type=int,
-              help="Number of components K [default: 20; with --data: chosen by BIC].")
-@click.option("--means-seed", default=0, show_default=True, type=int, help="torch seed of the paper's means.")
-@click.option("--box", default=5.0, show_default=True, type=float, help="Means are uniform in [-box, box]^d.")
+              help=f"Number of components K in 1..{MAX_COMPONENTS} [default: 20; with --data: chosen by BIC "
+                   "over 1..10, and at most n/2].")
+@click.option("--means-seed", default=0, show_default=True, type=int,
+              help=f"torch seed of the paper's means, 0..{SEED_MAX}.")
+@click.option("--box", default=5.0, show_default=True, type=float,
+              help=f"Means are uniform in [-box, box]^d; box in {_range(BOX_RANGE)}.")
 @click.option("--data", "data_path", default=None, type=str,
-              help="Fit an isotropic mixture to this (n, d) .npy array instead of the paper's means.")
+              help="Fit an isotropic mixture to this (n, d) array of samples instead of the paper's means "
+                   "(.npy, .txt or .csv; n >= 2 rows, no constant column).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.pass_context
 def grid(ctx: click.Context, segments: int, kind: str, sigma0: float, beta: float, horizon: float, dim: int,
@@ -39,23 +54,31 @@ def grid(ctx: click.Context, segments: int, kind: str, sigma0: float, beta: floa
     """
     from ..mixture import (IsotropicMixture, OUProcess, cumulative_stability, fit_isotropic_mixture, make_grid,
                            mean_diameter, paper_means, segment_stability)
+    from ..mixture.data import check_samples
 
-    segments = check_int_at_least("segments", segments, 1)
+    segments = check_int_range("segments", segments, 1, MAX_SEGMENTS)
     process = OUProcess(beta, horizon)
+    if components is not None:
+        check_int_range("components", components, 1, MAX_COMPONENTS)
     if data_path is not None:
         clashing = [name for name in _SYNTHETIC_ONLY
                     if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
         if clashing:
-            option = "--" + clashing[0].replace("_", "-")
-            raise DistillPlanError(clashing[0], f"{option} describes the paper's mixture; it cannot be combined with --data")
-        mixture = fit_isotropic_mixture(_load_data(data_path), components=components)
+            option = clashing[0].replace("_", "-")
+            raise DistillPlanError(option, f"--{option} describes the paper's mixture; it cannot be combined with --data")
+        data = check_samples(read_array(data_path, "data"), "data", min_rows=2 * (components or 1))
+        notice_cost("grid", f"fitting a mixture to {data.shape[0]} x {data.shape[1]} samples",
+                    fit_seconds(*data.shape, components))
+        mixture = fit_isotropic_mixture(data, components=components)
         source = "data"
     else:
-        means = paper_means(20 if components is None else components, dim, means_seed, box)
+        with option_names(seed="means-seed"):
+            means = paper_means(20 if components is None else components, dim, means_seed, box)
         mixture = IsotropicMixture.equal_weights(means, sigma0)
         source = "paper"
 
-    time_grid = make_grid(kind, segments, process, mixture)
+    with option_names(n="segments", mixture="data" if source == "data" else "sigma0"):
+        time_grid = make_grid(kind, segments, process, mixture)
     shares = segment_stability(time_grid, mixture, process)
     total = float(cumulative_stability(process.horizon, mixture, process))
     diameter = mean_diameter(mixture.means)
@@ -81,19 +104,6 @@ def grid(ctx: click.Context, segments: int, kind: str, sigma0: float, beta: floa
     _print_table(kind, time_grid, shares, total, process, mixture_info)
 
 
-def _load_data(path: str) -> np.ndarray:
-    """Read an ``(n, d)`` array from a ``.npy`` file; any failure names ``data``."""
-    if not Path(path).is_file():
-        raise DistillPlanError("data", f"no such file: {path}")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DistillPlanError("data", f"cannot read {path} as a .npy array ({exc})") from None
-    if not isinstance(arr, np.ndarray):  # an .npz archive
-        raise DistillPlanError("data", f"{path} must hold a single .npy array, not an archive")
-    return arr
-
-
 def _print_table(kind, time_grid, shares, total, process, info) -> None:
     echo = click.echo
     echo(f"{kind} grid: {time_grid.segments} segments, T = {process.horizon:g}, beta = {process.beta:g}")
@@ -107,5 +117,6 @@ def _print_table(kind, time_grid, shares, total, process, info) -> None:
              f"D0 = {info['diameter']:.6g} (means seed {info['means_seed']}, box {info['box']:g})")
     echo(f"{'k':>4}  {'t_start':>12}  {'t_end':>12}  {'int L dt':>12}  {'share':>7}")
     for k, ((t_start, t_end), a) in enumerate(zip(time_grid.pairs(), shares), start=1):
-        echo(f"{k:>4}  {t_start:>12.6g}  {t_end:>12.6g}  {a:>12.6g}  {100 * a / total:>6.2f}%")
+        share = f"{100 * a / total:>6.2f}%" if total > 0 else f"{'-':>7}"  # A(T) = 0: no shares
+        echo(f"{k:>4}  {t_start:>12.6g}  {t_end:>12.6g}  {a:>12.6g}  {share}")
     echo(f"A(T) = {total:.6g}")

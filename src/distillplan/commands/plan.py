@@ -8,27 +8,32 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..errors import DistillPlanError
-from ..io import read_variances
-from ..linear import LinearTeacher, Plan, canonical_plan, check_variances, evaluate_plan
+from ..errors import DistillPlanError, check_choice, check_int_at_least
+from ..io import FIGURE_SUFFIXES, check_input_file, check_output_file, read_variances
+from ..linear import LAM_RANGE, STRATEGIES, LinearTeacher, Plan, check_variances, evaluate_plan
 from ..linear.compare import Comparison, compare_strategies
-from ._options import build_model, model_options, solver_option
+from ..linear.planners import MAX_DISTINCT_VARIANCES, MAX_DP_ENTRIES, check_planner_size, check_stage_front
+from ._options import build_model, model_options, notice_planner, option_names, solver_option
 
 DEFAULT_LAM = 1.08  # the paper's transition-zone example
+_LAMS = f"[{LAM_RANGE[0]:g}, {LAM_RANGE[1]:g}]"
 
 
 @click.command()
-@click.option("--lam", type=float, default=None, help=f"Data variance λ (scalar case). Default {DEFAULT_LAM}.")
-@click.option("--variances", type=click.Path(dir_okay=False), default=None,
-              help="File of λ_i (.npy, .txt or .csv, one per entry) for a diagonal covariance.")
+@click.option("--lam", type=float, default=None,
+              help=f"Data variance λ in {_LAMS} (scalar case). Default {DEFAULT_LAM}.")
+@click.option("--variances", default=None,
+              help=f"File of λ_i in {_LAMS} (.npy, .txt or .csv; one row or column) for a diagonal covariance; "
+                   f"at most {MAX_DISTINCT_VARIANCES} distinct values, and (T+1)² × distinct <= {MAX_DP_ENTRIES}.")
 @model_options
 @solver_option
-@click.option("--max-stages", type=int, default=None, help="Best plan with at most K distillation stages.")
+@click.option("--max-stages", type=int, default=None, help="Best plan with at most K >= 1 distillation stages.")
 @click.option("--front", is_flag=True, help="Also print the best W2 for every stage budget 1..K.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option("--plan", "user_plan", default=None,
-              help='Also evaluate your own plan, in bracket form (e.g. "[[4,3],[2,1]]") or a JSON file.')
-@click.option("--draw", type=click.Path(dir_okay=False), default=None, help="Write an arc diagram (PNG/PDF/SVG).")
+              help='Also evaluate your own plan, in bracket form (e.g. "[[4,3],[2,1]]") or a .json file.')
+@click.option("--draw", default=None,
+              help=f"Write an arc diagram ({', '.join(FIGURE_SUFFIXES)}) into an existing folder.")
 @click.option("--strategy", default="optimal", show_default=True,
               help="Which plan --draw draws: optimal, vanilla, progressive, boot, consistency, or custom (--plan).")
 def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages, front, user_plan, draw, strategy,
@@ -42,13 +47,25 @@ def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages
         lam_arr = check_variances([DEFAULT_LAM if lam is None else lam], "lam")
     sched, model = build_model(steps, budget, schedule, init, rate)
     steps = sched.steps
-    teacher = LinearTeacher(sched, lam_arr)
+    distinct = int(np.unique(lam_arr).size)
+    check_planner_size(steps, distinct, lam_arr.size, "lam" if variances is None else "variances")
+    check_choice("strategy", strategy, ["optimal", *STRATEGIES, "custom"], "strategy")
     custom = _read_plan(user_plan, steps) if user_plan is not None else None
-    if strategy not in ("optimal", "custom"):
-        canonical_plan(strategy, steps)  # validates the name
-    elif strategy == "custom" and custom is None:
+    if strategy == "custom" and custom is None:
         raise DistillPlanError("strategy", "'custom' needs --plan")
-    cmp = compare_strategies(teacher, model, max_stages=max_stages, front=front, solver=solver)
+    if max_stages is not None:
+        check_int_at_least("max-stages", max_stages, 1)
+    if distinct == 1 and (front or max_stages is not None):
+        with option_names(max_stages="max-stages"):
+            check_stage_front(steps, max_stages)
+    if draw:
+        check_output_file("draw", draw, FIGURE_SUFFIXES)
+    what = f"T = {steps}, " + (f"λ = {lam_arr[0]:g}" if variances is None else f"{distinct} distinct variances")
+    notice_planner("plan", steps, [lam_arr], what)
+
+    teacher = LinearTeacher(sched, lam_arr)
+    with option_names(max_stages="max-stages"):
+        cmp = compare_strategies(teacher, model, max_stages=max_stages, front=front, solver=solver)
     custom_res = evaluate_plan(custom, teacher, model) if custom is not None else None
     if draw:
         from ..plots import save_arc_diagram
@@ -78,12 +95,13 @@ def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages
 
 
 def _read_plan(text: str, steps: int) -> Plan:
-    """A plan from bracket text or from a JSON file ({"plan": [...]} or bare nested lists)."""
-    path = Path(text)
-    if not text.lstrip().startswith("[") and path.suffix.lower() == ".json":
-        if not path.is_file():
-            raise DistillPlanError("plan", f"no such file: {path}")
-        raw = path.read_text()
+    """A plan from bracket text or from a .json file ({"plan": [...]} or bare nested lists)."""
+    if not text.lstrip().startswith("[") and Path(text).suffix.lower() == ".json":
+        path = check_input_file("plan", text)
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DistillPlanError("plan", f"cannot read {path.name} as UTF-8 text ({type(exc).__name__})") from None
         return (Plan.from_json(raw) if raw.lstrip().startswith("{") else Plan.parse(raw.strip())).validate_steps(steps)
     return Plan.parse(text, steps)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ..report import build_report
+from ..report import REPORT_SUFFIXES, build_report
 
 
 @click.command()
-@click.argument("folder", type=click.Path())
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Where to write (default DIR/report.html).")
+@click.argument("folder", metavar="DIR")
+@click.option("--out", default=None,
+              help=f"Where to write ({', '.join(REPORT_SUFFIXES)}, in an existing folder; default DIR/report.html).")
 @click.option("--title", default=None)
 def report(folder, out, title):
     """Write DIR/report.html with every table and figure of DIR embedded."""

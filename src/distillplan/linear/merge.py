@@ -51,7 +51,8 @@ class MergeModel:
         """Weight of the initialization after time s at input time(s) ``a``: e^{−s}, or e^{−2 r_a² s}
         for ``rate='variance'``. Shape ``(d,)`` for scalar ``a``, ``a.shape + (d,)`` for an array."""
         if self.rate == "variance":
-            return np.exp(-2.0 * teacher.r2[a] * self.budget)
+            with np.errstate(over="ignore"):  # r²·s overflows to inf for huge s: e^-inf = 0 is the limit
+                return np.exp(-2.0 * teacher.r2[a] * self.budget)
         return np.broadcast_to(np.exp(-self.budget), np.shape(a) + (teacher.dim,))
 
     def node_value(self, w: np.ndarray, jump: np.ndarray | None, first, rest) -> np.ndarray:

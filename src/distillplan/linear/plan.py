@@ -13,12 +13,39 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Union
 
-from ..errors import DistillPlanError
+from ..errors import DistillPlanError, check_int_range
 
-__all__ = ["Plan", "Child"]
+__all__ = ["Plan", "Child", "MAX_STEPS", "check_steps"]
 
 Child = Union["Plan", int]
 _TEXT = re.compile(r"^[\[\]\d,\s]+$")
+
+MAX_STEPS = 4096
+"""Largest number of teacher steps T a plan may cover (the one place to raise it).
+
+Plans are trees, and evaluating, comparing, drawing or parsing one recurses once per level: a chain
+plan (BOOT, consistency) is T levels deep at about two Python frames per level, which stays well inside
+the recursion limit :mod:`distillplan.linear` sets (20000) at T = 4096. The planner's O(T³) DP takes
+about a minute there (see :func:`distillplan.linear.planners.planner_seconds`)."""
+
+
+def check_steps(steps, name: str = "steps") -> int:
+    """Return ``steps`` as int, or raise unless it is a number of teacher steps T in ``2..MAX_STEPS``."""
+    return check_int_range(name, steps, 2, MAX_STEPS)
+
+
+def _check_nesting(text: str) -> None:
+    """Raise before parsing if brackets nest deeper than any plan over at most MAX_STEPS steps can."""
+    depth = deepest = 0
+    for ch in text:
+        if ch == "[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == "]":
+            depth -= 1
+    if deepest > MAX_STEPS:
+        raise DistillPlanError("plan", f"brackets nest {deepest} deep; a plan over T <= {MAX_STEPS} steps "
+                                       f"nests at most {MAX_STEPS - 1} deep")
 
 
 def _start(c: Child) -> int:
@@ -127,7 +154,9 @@ class Plan:
     def parse(cls, text: str, steps: int | None = None) -> "Plan":
         """Inverse of :meth:`to_text` (whitespace allowed)."""
         if not isinstance(text, str) or not _TEXT.match(text):
-            raise DistillPlanError("plan", f"not a plan in bracket form: {text!r}")
+            shown = text if not isinstance(text, str) or len(text) <= 60 else text[:57] + "..."
+            raise DistillPlanError("plan", f"not a plan in bracket form: {shown!r}")
+        _check_nesting(text)
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -140,6 +169,8 @@ class Plan:
 
     @classmethod
     def from_json(cls, text: str) -> "Plan":
+        """Inverse of :meth:`to_json` (``"steps"`` is optional; when given, coverage is checked)."""
+        _check_nesting(text)
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from ..errors import DistillPlanError, check_int_at_least
-from .plan import Child, Plan
+from ..errors import DistillPlanError
+from .plan import Child, Plan, check_steps
 
 __all__ = ["vanilla", "progressive", "boot", "consistency", "STRATEGIES", "canonical_plan"]
 
 
 def vanilla(steps: int) -> Plan:
     """One stage: a single student distils all T teacher steps at once."""
-    T = check_int_at_least("steps", steps, 2)
+    T = check_steps(steps)
     return Plan(tuple(range(T, 0, -1)))
 
 
 def progressive(steps: int) -> Plan:
     """Progressive distillation: a balanced binary tree (the larger half on the noise side)."""
-    T = check_int_at_least("steps", steps, 2)
+    T = check_steps(steps)
 
     def build(leaves: list[int]) -> Child:
         if len(leaves) == 1:
@@ -29,7 +29,7 @@ def progressive(steps: int) -> Plan:
 
 def boot(steps: int) -> Plan:
     """Sequential BOOT: noise-anchored chain ((((T, T−1), T−2), …), 1)."""
-    T = check_int_at_least("steps", steps, 2)
+    T = check_steps(steps)
     node = Plan((T, T - 1))
     for t in range(T - 2, 0, -1):
         node = Plan((node, t))
@@ -38,7 +38,7 @@ def boot(steps: int) -> Plan:
 
 def consistency(steps: int) -> Plan:
     """Sequential consistency distillation: data-anchored chain (T, (T−1, (…, (2, 1))))."""
-    T = check_int_at_least("steps", steps, 2)
+    T = check_steps(steps)
     node = Plan((2, 1))
     for t in range(3, T + 1):
         node = Plan((t, node))

@@ -14,14 +14,23 @@ from ..errors import DistillPlanError, check_finite_array
 from ..gaussian import w2_centred_diagonal
 from ..schedules import VPSchedule
 
-__all__ = ["LinearTeacher", "check_variances"]
+__all__ = ["LinearTeacher", "check_variances", "LAM_RANGE"]
+
+LAM_RANGE = (1e-12, 1e12)
+"""Data variances λ accepted, relative to the unit noise variance. Beyond them the optimal plan no
+longer changes (BOOT below 1, vanilla far above on the built-in schedules); the floor also keeps
+subnormal and underflowing values out."""
 
 
 def check_variances(lam, name: str = "lam") -> np.ndarray:
-    """Validate data variances λ_i: a finite 1-d array of positive numbers."""
+    """Validate data variances λ_i: a finite 1-d array with every entry in :data:`LAM_RANGE`."""
     arr = check_finite_array(name, lam)
+    low, high = LAM_RANGE
     if np.any(arr <= 0):
         raise DistillPlanError(name, f"variances must be > 0, got min {arr.min():g}")
+    if np.any(arr < low) or np.any(arr > high):
+        bad = arr[(arr < low) | (arr > high)][0]
+        raise DistillPlanError(name, f"variances must be in [{low:g}, {high:g}], got {bad:g}")
     return arr
 
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_int_at_least, check_positive
+from ..errors import DistillPlanError, check_int_at_least, check_int_range, check_positive
 from ..schedules import TimeGrid
 from .model import IsotropicMixture, OUProcess
 from .stability import cumulative_stability, cumulative_stability_of, mean_diameter
 
 __all__ = [
+    "MAX_SEGMENTS",
     "GRID_KINDS",
     "DEFAULT_SIGMA_MIN",
     "uniform_grid",
@@ -39,11 +40,13 @@ TEACHER_GRIDS = ("uniform", "geometric")
 """How an RK4 teacher spaces its steps: equal steps (the papers) or geometric in t (stable through t → 0)."""
 DEFAULT_SIGMA_MIN = 0.002  # EDM's σ_min; also the default lower end of the log-SNR grid
 _MAX_BISECTIONS = 1100  # enough to reach float64 resolution for any t in [0, T]
+MAX_SEGMENTS = 10_000
+"""Most segments n of a grid (the stability grid's bisection holds n points; the table prints n rows)."""
 
 
 def uniform_grid(n: int, horizon: float) -> TimeGrid:
     """``t_k = T (1 − k/n)``, k = 0..n."""
-    n = check_int_at_least("n", n, 1)
+    n = check_int_range("n", n, 1, MAX_SEGMENTS)
     horizon = check_positive("horizon", horizon)
     times = horizon * (1.0 - np.arange(n + 1) / n)
     return _finish(times, horizon, "uniform")
@@ -55,7 +58,7 @@ def stability_grid(mixture: IsotropicMixture, process: OUProcess, n: int) -> Tim
     A is inverted by vectorised bisection to float64 resolution (A is strictly increasing when
     D0 > 0 or σ0 ≠ 1). For σ0 = 1 this is ``t = −ln(1 − j(1 − e^{−2βT}))/(2β)``, j = k/n.
     """
-    n = check_int_at_least("n", n, 1)
+    n = check_int_range("n", n, 1, MAX_SEGMENTS)
     beta, sigma0, horizon = process.beta, mixture.sigma0, process.horizon
     d0 = mean_diameter(mixture.means)
     total = float(cumulative_stability_of(horizon, beta, sigma0, d0))
@@ -71,12 +74,16 @@ def stability_grid(mixture: IsotropicMixture, process: OUProcess, n: int) -> Tim
         below = cumulative_stability_of(mid, beta, sigma0, d0) < targets
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     times = np.concatenate([[horizon], 0.5 * (lo + hi), [0.0]])
+    if not np.all(np.diff(times) < 0):
+        k = int(np.argmax(np.diff(times) >= 0))
+        raise DistillPlanError("n", f"{n} segments is too many for this mixture: A(t) is flat to float64 precision "
+                                    f"near t = {times[k]:.6g}, so two grid points coincide; use fewer segments")
     return _finish(times, horizon, "stability")
 
 
 def karras_grid(process: OUProcess, n: int, rho: float = 7.0, sigma_min: float = DEFAULT_SIGMA_MIN) -> TimeGrid:
     """EDM (Karras et al.) spacing of ``σ(t) = sqrt(e^{2βt} − 1)`` from ``σ(T)`` to ``σ_min``, plus t = 0."""
-    n = check_int_at_least("n", n, 1)
+    n = check_int_range("n", n, 1, MAX_SEGMENTS)
     rho = check_positive("rho", rho)
     sigma_min = check_positive("sigma_min", sigma_min)
     horizon = process.horizon
@@ -86,7 +93,8 @@ def karras_grid(process: OUProcess, n: int, rho: float = 7.0, sigma_min: float =
     if n == 1:
         return _finish(np.array([horizon, 0.0]), horizon, "karras")
     ramp = np.arange(n) / (n - 1)
-    sigmas = (sigma_max ** (1 / rho) + ramp * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    # convex combination: exact at both ends even when σ_max^{1/ρ} dwarfs σ_min^{1/ρ} (large β·T)
+    sigmas = ((1.0 - ramp) * sigma_max ** (1 / rho) + ramp * sigma_min ** (1 / rho)) ** rho
     times = np.concatenate([process.time_of_noise_to_signal(sigmas), [0.0]])
     return _finish(times, horizon, "karras")
 
@@ -96,7 +104,7 @@ def logsnr_grid(process: OUProcess, n: int, t_min: float | None = None) -> TimeG
 
     ``t_min`` defaults to the time where ``σ(t) = 0.002`` (EDM's σ_min), ``ln(1 + 0.002²)/(2β)``.
     """
-    n = check_int_at_least("n", n, 1)
+    n = check_int_range("n", n, 1, MAX_SEGMENTS)
     horizon = process.horizon
     if t_min is None:
         t_min = float(process.time_of_noise_to_signal(DEFAULT_SIGMA_MIN))
@@ -127,10 +135,15 @@ def make_grid(kind: str, n: int, process: OUProcess, mixture: IsotropicMixture |
 
 
 def segment_stability(grid, mixture: IsotropicMixture, process: OUProcess) -> np.ndarray:
-    """Per-segment stability share ``∫_{t_k}^{t_{k−1}} L = A(t_{k−1}) − A(t_k)``, shape ``(n,)``."""
+    """Per-segment stability share ``∫_{t_k}^{t_{k−1}} L = A(t_{k−1}) − A(t_k)``, shape ``(n,)``.
+
+    A is non-decreasing, so every share is ≥ 0: where A has saturated to float64 precision (tiny σ0,
+    large β·T) the difference of two rounded values is clipped to +0 (never negative, never −0).
+    """
     if not isinstance(grid, TimeGrid):
         grid = TimeGrid(np.asarray(grid, dtype=np.float64))
-    return -np.diff(cumulative_stability(grid.times, mixture, process))
+    shares = -np.diff(cumulative_stability(grid.times, mixture, process))
+    return np.where(shares > 0, shares, 0.0)
 
 
 def _finish(times: np.ndarray, horizon: float, kind: str) -> TimeGrid:

@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from ..errors import DistillPlanError, check_finite_array, check_int_at_least, check_positive
+from ..errors import DistillPlanError, check_finite_array, check_int_at_least, check_positive, check_range
 
 __all__ = [
+    "SIGMA0_RANGE",
+    "BETA_RANGE",
+    "HORIZON_RANGE",
+    "BETA_HORIZON_RANGE",
     "IsotropicMixture",
     "OUProcess",
     "sample_marginal",
@@ -30,10 +34,25 @@ __all__ = [
     "velocity_jacobian",
 ]
 
+# Ranges where the float64 closed forms hold (checked by sweeping each value over 1e-300..1e300):
+SIGMA0_RANGE = (1e-8, 1e4)
+"""Component std σ0 (relative to σ_∞ = 1). s_t² = σ0² + (1 − σ0²)(1 − e^{−2βt}) cancels to a relative
+error of about σ0²·1e-16 (1e-8 at σ0 = 1e4, all of it near 1e8); A(t) carries D0²/(8σ0²), finite for
+the smallest σ0 and every BOX_RANGE, MAX_DIM. Inside, the stability grid balances its segments to 1e-13."""
+BETA_RANGE = (1e-6, 1e6)
+"""OU rate β."""
+HORIZON_RANGE = (1e-6, 1e6)
+"""Horizon T (the noise end)."""
+BETA_HORIZON_RANGE = (1e-3, 300.0)
+"""β·T: above 300, e^{2βT} overflows the Karras and log-SNR grids (and every point of a uniform grid
+but the first has α = e^{−βt} ≈ 0); below 1e-3 the horizon is not noise (σ(T) falls toward EDM's
+σ_min = 0.002, where the Karras and log-SNR grids cannot start)."""
+
 
 @dataclass(frozen=True, eq=False)
 class IsotropicMixture:
-    """``Σ_k π_k N(μ_k, σ0² I_d)``: weights ``(K,)`` (> 0, normalised here), means ``(K, d)``, σ0 > 0."""
+    """``Σ_k π_k N(μ_k, σ0² I_d)``: weights ``(K,)`` (> 0, normalised here), means ``(K, d)``, σ0 in
+    :data:`SIGMA0_RANGE`."""
 
     weights: np.ndarray
     means: np.ndarray
@@ -47,7 +66,7 @@ class IsotropicMixture:
             raise DistillPlanError(
                 "weights", f"needs one entry per mean: {weights.size} weights for {means.shape[0]} means")
         weights = weights / weights.sum()
-        sigma0 = check_positive("sigma0", self.sigma0)
+        sigma0 = check_range("sigma0", self.sigma0, *SIGMA0_RANGE)
         centre = weights @ means
         for arr in (weights, means, centre):
             arr.setflags(write=False)
@@ -141,6 +160,9 @@ class IsotropicMixture:
 class OUProcess:
     """OU forward process ``dX = −βX dt + sqrt(2β) σ_∞ dW`` on ``[0, horizon]``.
 
+    β, the horizon T and β·T must lie in :data:`BETA_RANGE`, :data:`HORIZON_RANGE` and
+    :data:`BETA_HORIZON_RANGE`.
+
     Only ``σ_∞ = 1`` is supported: the velocity ``v = −β(x + ∇log p_t)``, the bound L(t) and the
     closed-form A(t) all assume it (as do all of the paper's experiments).
     """
@@ -150,8 +172,12 @@ class OUProcess:
     sigma_inf: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "beta", check_positive("beta", self.beta))
-        object.__setattr__(self, "horizon", check_positive("horizon", self.horizon))
+        object.__setattr__(self, "beta", check_range("beta", self.beta, *BETA_RANGE))
+        object.__setattr__(self, "horizon", check_range("horizon", self.horizon, *HORIZON_RANGE))
+        low, high = BETA_HORIZON_RANGE
+        if not low <= self.beta * self.horizon <= high:
+            raise DistillPlanError("horizon", f"beta * horizon must be in [{low:g}, {high:g}] (the noise end "
+                                              f"alpha_T = exp(-beta * horizon)), got {self.beta * self.horizon:g}")
         if check_positive("sigma_inf", self.sigma_inf) != 1.0:
             raise DistillPlanError("sigma_inf", f"only sigma_inf = 1 is supported by the closed forms, got {self.sigma_inf!r}")
         object.__setattr__(self, "sigma_inf", 1.0)

@@ -16,92 +16,126 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from ..errors import DistillPlanError, check_int_at_least, check_positive
+from ..errors import DistillPlanError, check_int_at_least, check_int_range, check_seed
 from ..export import export_document, from_ou_grid, from_vp_indices, plan_boundaries
-from ..linear import LinearTeacher, MergeModel
+from ..io import check_output_dir
+from ..linear import LinearTeacher, MergeModel, check_steps, check_variances
 from ..linear.compare import compare_strategies
+from ..linear.planners import check_planner_size, check_stage_front
 from ..mixture import OUProcess, segment_stability, stability_grid, uniform_grid
-from ..mixture.data import fit_isotropic_mixture
+from ..mixture.data import MAX_COMPONENTS, check_samples, fit_isotropic_mixture
+from ..mixture.grids import MAX_SEGMENTS
 from ..mixture.stability import cumulative_stability
 from ..plots import save_figure
 from ..schedules import make_schedule
 
-__all__ = ["recommend", "check_latents"]
+__all__ = ["recommend", "check_latents", "check_options", "MIN_SAMPLES"]
 
 _FIT_ROWS = 4000
+MIN_SAMPLES = 10
 
 
 def check_latents(x) -> np.ndarray:
-    """A finite (n, d) array with n ≥ 10 rows (images must be encoded first)."""
-    arr = np.asarray(x, dtype=np.float64)
+    """A finite (n, d) array with n ≥ 10 rows (images must be encoded first) that passes
+    :func:`~distillplan.mixture.data.check_samples` (no constant coordinate)."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DistillPlanError("data", "must be a numeric (n, d) array of latents") from None
     if arr.ndim == 1:
         raise DistillPlanError("data", f"expected latents of shape (n, d), got a 1-d array of {arr.size} values")
     if arr.ndim > 2:
         raise DistillPlanError("data", f"expected latents of shape (n, d), got shape {arr.shape}; "
                                        "images must be encoded first (see the latents study)")
-    if arr.shape[0] < 10:
-        raise DistillPlanError("data", f"needs at least 10 samples, got {arr.shape[0]}")
-    if not np.all(np.isfinite(arr)):
-        raise DistillPlanError("data", "contains NaN or infinite values")
-    return arr
+    if arr.shape[0] < MIN_SAMPLES:
+        raise DistillPlanError("data", f"needs at least {MIN_SAMPLES} samples, got {arr.shape[0]}")
+    return check_samples(arr, "data", min_rows=MIN_SAMPLES)
+
+
+def check_options(out, *, steps: int = 32, budget: float = 6.4, schedule: str = "cosine", segments: int = 8,
+                  beta: float = 5.0, horizon: float = 1.0, components: int | None = None, seed: int = 0,
+                  max_stages: int | None = None) -> dict:
+    """Validate every option of :func:`recommend` that does not depend on the data; create nothing.
+
+    Returns the validated objects: ``schedule``, ``model``, ``segments``, ``process``, ``seed``, ``out``.
+    """
+    sched = make_schedule(schedule, check_steps(steps))
+    model = MergeModel(budget)
+    n_seg = check_int_range("segments", segments, 1, MAX_SEGMENTS)
+    process = OUProcess(beta, horizon)
+    seed = check_seed("seed", seed)
+    if components is not None:
+        check_int_range("components", components, 1, MAX_COMPONENTS)
+    if max_stages is not None:
+        check_int_at_least("max_stages", max_stages, 1)
+    return {"schedule": sched, "model": model, "segments": n_seg, "process": process, "seed": seed,
+            "out": check_output_dir("out", out)}
 
 
 def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: str = "cosine", segments: int = 8,
               beta: float = 5.0, horizon: float = 1.0, components: int | None = None, seed: int = 0,
-              max_stages: int | None = None) -> dict:
-    """Run the pipeline; write everything into ``out``; return the recommendation document."""
+              max_stages: int | None = None, on_start: Callable[[int, np.ndarray], None] | None = None) -> dict:
+    """Run the pipeline; write everything into ``out``; return the recommendation document.
+
+    Every input is validated before anything is computed or written; ``on_start(T, λ)`` is called
+    then, just before the work starts. ``out`` is created only once everything has been computed.
+    """
+    opts = check_options(out, steps=steps, budget=budget, schedule=schedule, segments=segments, beta=beta,
+                         horizon=horizon, components=components, seed=seed, max_stages=max_stages)
+    sched, model, n_seg, process, seed, out = (opts[k] for k in ("schedule", "model", "segments", "process",
+                                                                  "seed", "out"))
+    T = sched.steps
     x = check_latents(latents)
-    T = check_int_at_least("steps", steps, 2)
-    n_seg = check_int_at_least("segments", segments, 1)
-    check_positive("beta", beta)
-    check_positive("horizon", horizon)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "exports").mkdir(exist_ok=True)
-
     x = x - x.mean(axis=0)
-    lam = x.var(axis=0, ddof=1)
-    if np.any(lam <= 0):
-        raise DistillPlanError("data", f"{int(np.sum(lam <= 0))} coordinates are constant (zero variance)")
-    eig = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])))[::-1]
+    lam = check_variances(x.var(axis=0, ddof=1), "data")
+    distinct = int(np.unique(lam).size)
+    check_planner_size(T, distinct, lam.size, "data")
+    if distinct == 1 and max_stages is not None:
+        check_stage_front(T, max_stages)
+    fit_count = min(x.shape[0], _FIT_ROWS)
+    if components is not None and 2 * components > fit_count:
+        raise DistillPlanError("components", f"must be at most {fit_count // 2} for {fit_count} fitted samples "
+                                             f"(two per component), got {components}")
+    if on_start is not None:
+        on_start(T, lam)
 
-    sched = make_schedule(schedule, T)
-    model = MergeModel(budget)
+    eig = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])))[::-1]
     cmp = compare_strategies(LinearTeacher(sched, lam), model, max_stages=max_stages)
     opt = cmp.optimal
 
     rng = np.random.default_rng(seed)
     fit_rows = x if x.shape[0] <= _FIT_ROWS else x[rng.choice(x.shape[0], _FIT_ROWS, replace=False)]
     mixture = fit_isotropic_mixture(fit_rows, components=components, seed=seed)
-    process = OUProcess(beta, horizon)
-    grids = {"stability": stability_grid(mixture, process, n_seg), "uniform": uniform_grid(n_seg, horizon)}
-    budgets = {k: segment_stability(g, mixture, process) for k, g in grids.items()}
+    grids = {"stability": stability_grid(mixture, process, n_seg), "uniform": uniform_grid(n_seg, process.horizon)}
+    shares = {k: segment_stability(g, mixture, process) for k, g in grids.items()}
 
-    exports = {"grid": export_document(from_ou_grid(grids["stability"].times, beta)),
+    exports = {"grid": export_document(from_ou_grid(grids["stability"].times, process.beta)),
                "plan": export_document(from_vp_indices(plan_boundaries(opt.plan), sched))}
-    for name, doc in exports.items():
-        (out / "exports" / f"{name}.json").write_text(json.dumps(doc, indent=2))
-
     doc = {
         "data": {"samples": int(x.shape[0]), "dim": int(x.shape[1]), "share_lambda_le_1": float(np.mean(lam <= 1)),
                  "lambda_min": float(lam.min()), "lambda_median": float(np.median(lam)), "lambda_max": float(lam.max()),
                  "top_eigenvalue_over_top_lambda": float(eig[0] / lam.max())},
-        "plan": {"steps": T, "budget": budget, "schedule": schedule, "model": model.name,
+        "plan": {"steps": T, "budget": model.budget, "schedule": schedule, "model": model.name,
                  "strategies": cmp.to_dict(), "recommended": opt.plan.to_text(),
                  "equals": cmp.equals, "best_canonical": cmp.best_canonical()},
-        "grid": {"beta": beta, "horizon": horizon, "segments": n_seg,
+        "grid": {"beta": process.beta, "horizon": process.horizon, "segments": n_seg,
                  "mixture": {"components": mixture.components, "sigma0": mixture.sigma0,
                              "weights": mixture.weights.tolist()},
-                 "A_total": float(cumulative_stability(horizon, mixture, process)),
+                 "A_total": float(cumulative_stability(process.horizon, mixture, process)),
                  "stability": grids["stability"].times.tolist(), "uniform": grids["uniform"].times.tolist(),
-                 "segment_A": {k: v.tolist() for k, v in budgets.items()}},
+                 "segment_A": {k: v.tolist() for k, v in shares.items()}},
         "exports": {k: f"exports/{k}.json" for k in exports},
     }
+
+    (out / "exports").mkdir(parents=True, exist_ok=True)
+    for name, export in exports.items():
+        (out / "exports" / f"{name}.json").write_text(json.dumps(export, indent=2))
     (out / "recommendation.json").write_text(json.dumps(doc, indent=2))
-    _write_tables(out, cmp, grids, budgets, lam)
+    _write_tables(out, cmp, grids, shares, lam)
     _write_figures(out, lam, eig, cmp, grids, mixture, process)
     from ..report import build_report
 
@@ -109,7 +143,7 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
     return doc
 
 
-def _write_tables(out: Path, cmp, grids, budgets, lam) -> None:
+def _write_tables(out: Path, cmp, grids, shares, lam) -> None:
     with (out / "strategies.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["strategy", "w2_surrogate", "w2_data", "stages", "gap_vs_optimum", "plan"])
@@ -123,7 +157,7 @@ def _write_tables(out: Path, cmp, grids, budgets, lam) -> None:
                     "uniform_t_end", "uniform_A"])
         s, u = grids["stability"].times, grids["uniform"].times
         for k in range(len(s) - 1):
-            w.writerow([k + 1, s[k], s[k + 1], budgets["stability"][k], u[k], u[k + 1], budgets["uniform"][k]])
+            w.writerow([k + 1, s[k], s[k + 1], shares["stability"][k], u[k], u[k + 1], shares["uniform"][k]])
     np.savetxt(out / "variances.txt", lam)
 
 

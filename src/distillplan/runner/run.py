@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ..io import check_output_dir
 from .aggregate import aggregate, infer_metrics, write_csv
 from .engines import SweepError, SweepReport, run_sweep
 from .overrides import parse_overrides
@@ -62,7 +63,7 @@ def run_study(study: Study, out: str | Path, *, preset: str = "quick", sweep: Sw
         sweep = sweep.with_overrides(overrides)
     for config in sweep.configs:
         getattr(config, "preflight", lambda: None)()
-    out = Path(out)
+    out = check_output_dir("out", out)
     keys = [task.key for task in sweep.tasks()]
     start = time.perf_counter()
     with ResultStore(out / "results.sqlite") as store:

@@ -87,16 +87,32 @@ class ResultStore:
             if self.path.exists() and self.path.is_dir():
                 raise DistillPlanError("out", f"{self.path} is a folder, expected a results file")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
-                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.executescript(_SCHEMA)
-            except sqlite3.DatabaseError as exc:
-                raise DistillPlanError("out", f"{self.path} is not a distillplan results store ({exc})") from None
-            self._conn = conn
+            deadline = time.monotonic() + self.timeout_s
+            while True:
+                try:
+                    self._conn = self._open()
+                    break
+                except sqlite3.OperationalError as exc:
+                    # Switching to WAL or creating the schema needs a lock the busy handler does not wait for:
+                    # a second process opening the same new store retries until the first is done.
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise DistillPlanError("out", f"{self.path} is not a distillplan results store ({exc})") from None
+                    time.sleep(0.05)
+                except sqlite3.DatabaseError as exc:
+                    raise DistillPlanError("out", f"{self.path} is not a distillplan results store ({exc})") from None
         return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(_SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def close(self) -> None:
         if self._conn is not None:

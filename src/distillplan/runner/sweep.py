@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import DistillPlanError, check_int_at_least
+from ..errors import DistillPlanError, check_seed
 
 __all__ = ["Sweep", "Task", "grid", "canonical_json", "task_key", "check_seeds"]
 
@@ -122,11 +122,11 @@ def grid(config_type: type, base: Any = None, **axes: Iterable[Any]) -> list[Any
 
 
 def check_seeds(seeds: Iterable[int]) -> tuple[int, ...]:
-    """Seeds as a tuple of distinct non-negative ints, or :class:`DistillPlanError` naming ``seeds``."""
+    """Seeds as a tuple of distinct ints in ``0..SEED_MAX``, or :class:`DistillPlanError` naming ``seeds``."""
     if isinstance(seeds, (str, bytes)):
         raise DistillPlanError("seeds", f"must be a list of integers, got {seeds!r}")
     try:
-        values = tuple(check_int_at_least("seeds", s, 0) for s in seeds)
+        values = tuple(check_seed("seeds", s) for s in seeds)
     except TypeError:
         raise DistillPlanError("seeds", f"must be a list of integers, got {seeds!r}") from None
     if not values:

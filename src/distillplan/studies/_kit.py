@@ -26,6 +26,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import SEED_MAX as MAX_SEED
 from ..errors import DistillPlanError, check_device
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "RuntimeSpec", "field_ranges", "mean_std_text", "errorbar_figure", "by_cell", "scaled_cost", "mlp_work",
 ]
 
-MAX_SEED = 2**63 - 1
 MAX_STEPS = 10_000_000
 MAX_SAMPLES = 10_000_000
 

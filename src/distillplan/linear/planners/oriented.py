@@ -28,9 +28,29 @@ from ..merge import MergeModel
 from ..plan import Child, Plan
 from ..teacher import LinearTeacher
 
-__all__ = ["OrientedTables", "oriented_tables", "oriented_stage_tables", "MAX_STAGE_WORK"]
+__all__ = ["OrientedTables", "oriented_tables", "oriented_stage_tables", "MAX_STAGE_WORK", "max_front_stages",
+           "check_stage_front"]
 
 MAX_STAGE_WORK = 4e9  # K²·T³/6 element operations allowed for the stage-indexed DP
+
+
+def max_front_stages(steps: int) -> int:
+    """Largest stage budget K the stage-indexed DP accepts for T = ``steps`` (−1 when none fits).
+
+    Its work is (K + 1)²·T³/6 element operations, at most :data:`MAX_STAGE_WORK`.
+    """
+    return int(np.floor(np.sqrt(6 * MAX_STAGE_WORK / float(steps) ** 3))) - 1
+
+
+def check_stage_front(steps: int, max_stages: int | None = None) -> None:
+    """Raise unless the scalar stage front up to ``max_stages`` (None: every K < T, as ``front`` asks)
+    fits :data:`MAX_STAGE_WORK`; names ``max_stages``, or ``front`` when no stage budget was given."""
+    K, most = min(max_stages or steps - 1, steps - 1), max_front_stages(steps)
+    if K > most:
+        largest_T = int(np.floor((1.5 * MAX_STAGE_WORK) ** (1 / 3)))  # where K = 1 still fits
+        fix = f"use a stage budget <= {most}" if most >= 1 else f"it needs T <= {largest_T}"
+        raise DistillPlanError("max_stages" if max_stages is not None else "front",
+                               f"the stage front for T = {steps} with up to {K} stages is too large; {fix}")
 
 
 @dataclass(frozen=True)
@@ -199,11 +219,8 @@ def oriented_stage_tables(teacher: LinearTeacher, model: MergeModel, sign: float
     if teacher.dim != 1:
         raise DistillPlanError("lam", "the stage-indexed DP is scalar; use the Pareto planner for diagonal Λ")
     T = teacher.steps
+    check_stage_front(T, max_stages)
     K = min(max_stages, T - 1)
-    work = (K + 1) ** 2 * T**3 / 6
-    if work > MAX_STAGE_WORK:
-        raise DistillPlanError("max_stages", f"the stage front for T={T} with up to {K} stages is too large "
-                                             f"({work:.1e} operations); lower --max-stages")
     nan = np.nan
     V = np.full((T + 1, T + 1, K + 1), nan)
     Q = np.full((T + 1, T + 1, K + 1), nan)

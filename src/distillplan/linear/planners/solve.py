@@ -8,7 +8,7 @@ import numpy as np
 
 from ...errors import DistillPlanError, check_int_at_least
 from ..merge import MergeModel, evaluate_plan, w2_to_surrogate
-from ..plan import Plan
+from ..plan import Plan, check_steps
 from ..strategies import STRATEGIES
 from ..teacher import LinearTeacher
 from .exhaustive import MAX_EXHAUSTIVE_STEPS, exhaustive_plan
@@ -16,9 +16,79 @@ from .oriented import oriented_stage_tables, oriented_tables
 from .pareto import pareto_dp
 from .result import FrontPoint, PlannerResult
 
-__all__ = ["optimal_plan", "coordinate_bounds", "SOLVERS"]
+__all__ = ["optimal_plan", "coordinate_bounds", "SOLVERS", "MAX_DISTINCT_VARIANCES", "MAX_DP_ENTRIES",
+           "check_planner_size", "planner_seconds"]
 
 SOLVERS = ("auto", "dp", "pareto", "exhaustive")
+
+MAX_DISTINCT_VARIANCES = 256
+"""Most distinct λ_i one plan is optimised for (the Pareto DP grows faster than d², about a minute at
+d = 256, T = 32; see :func:`planner_seconds`)."""
+MAX_DP_ENTRIES = 2**25
+"""Most entries (T+1)²·d of one oriented DP table (32 bytes each over its five arrays: 1 GiB)."""
+
+# Wall time of optimal_plan on the development machine: 2 shared AMD EPYC cores, numpy 2.4, cosine
+# schedule, s = 6.4 (``distillplan plan --lam L --steps T``, or --variances with d log-spaced λ_i):
+# * one oriented DP pass -- table below (λ = 0.5: 0.23 s at T = 512, 1.2 s at 1024, 8.5 s at 2048, 55 s
+#   at 4096). λ ≤ 1 needs one pass, any other scalar λ three (λ = 2: 2.3 s at T = 1024, 20.5 s at 2048),
+#   d > 1 distinct λ_i two plus the ideal-point check, each pass about 1.3e-9·T³ s more per extra λ_i
+#   (1000 λ_i in [0.05, 0.9]: 0.23 s at T = 32, 5.5 s at T = 128);
+# * the Pareto DP, which runs only when some λ_i lies in a narrow window just above 1 (or the ideal
+#   point fails). Scalar λ in the window -- table below (λ = 1.08 at T = 32: 1.5 s, 1.05 at 64: 2.9 s,
+#   1.025 at 128: 12 s, 1.015 at 256: 126 s). d λ_i log-spaced in [0.05, 5] -- about c(d)·T³ s with c
+#   from the table below: d = 30: 6.2 s at T = 64, 43 s at 128; d = 100: 6.1 s at T = 32, 46 s at 64;
+#   d = 300: 98 s at T = 32; d = 1000: over 10 min at T = 32.
+_DP_PASS_SECONDS = ((64, 0.01), (128, 0.02), (256, 0.08), (512, 0.23), (1024, 1.2), (2048, 8.5), (4096, 55.0))
+_DP_PER_COORDINATE = 1.3e-9
+_PARETO_SCALAR_SECONDS = ((32, 1.5), (64, 2.9), (128, 12.0), (256, 126.0))
+_PARETO_PER_CUBE = ((30, 2.2e-5), (100, 1.8e-4), (300, 3.0e-3))
+_PARETO_WINDOW_TOP = 1.75
+
+
+def check_planner_size(steps: int, distinct: int, dim: int | None = None, name: str = "lam") -> None:
+    """Raise (naming ``name``) if ``distinct`` λ_i at T = ``steps`` exceed :data:`MAX_DISTINCT_VARIANCES`
+    or make a DP table larger than :data:`MAX_DP_ENTRIES`, or if the teacher's (T+1) × ``dim`` arrays
+    (all λ_i, equal ones included) would be larger than that."""
+    if dim is not None and (steps + 1) * dim > MAX_DP_ENTRIES:
+        raise DistillPlanError(name, f"{dim} variances at T = {steps} need teacher arrays of {(steps + 1) * dim:.2e} "
+                                     f"entries (at most {MAX_DP_ENTRIES:.2e})")
+    if distinct > MAX_DISTINCT_VARIANCES:
+        raise DistillPlanError(name, f"{distinct} distinct variances; the planner takes at most "
+                                     f"{MAX_DISTINCT_VARIANCES}")
+    if (steps + 1) ** 2 * distinct > MAX_DP_ENTRIES:
+        most = MAX_DP_ENTRIES // (steps + 1) ** 2
+        raise DistillPlanError(name, f"{distinct} distinct variances at T = {steps} need a DP table of "
+                                     f"{(steps + 1) ** 2 * distinct:.2e} entries (at most {MAX_DP_ENTRIES:.2e}); "
+                                     f"use at most {most} distinct values or fewer steps")
+
+
+def planner_seconds(steps: int, lam) -> tuple[float, float]:
+    """Estimated wall time of :func:`optimal_plan` (auto solver) for T = ``steps`` and variances ``lam``:
+    ``(with the DP alone, at worst with the Pareto DP)``, interpolated in T (log-log) from the
+    measurements above. The Pareto DP is counted for diagonal Λ and for a scalar λ in (1, 1.75], which
+    holds the window where it can run at T ≥ 8 (found over both schedules, s in [0.1, 30] and every
+    init: only warm starts need it, within 1.27–1.62 at T = 8, 1.05–1.20 at T = 32, 1.0005–1.13 at 128;
+    at T = 4 it reaches 2.3, where the Pareto DP takes milliseconds).
+    """
+    uniq = np.unique(np.asarray(lam, dtype=np.float64))
+    d = max(int(uniq.size), 1)
+    per_pass = _loglog(_DP_PASS_SECONDS, steps) + _DP_PER_COORDINATE * steps**3 * (d - 1)
+    if d == 1 and uniq[0] <= 1.0:
+        return per_pass, per_pass
+    dp = (3 if d == 1 else 2) * per_pass
+    if d == 1 and uniq[0] > _PARETO_WINDOW_TOP:
+        return dp, dp
+    pareto = _loglog(_PARETO_SCALAR_SECONDS, steps) if d == 1 else _loglog(_PARETO_PER_CUBE, d) * steps**3
+    return dp, dp + pareto
+
+
+def _loglog(table, x: float) -> float:
+    """Piecewise log-log interpolation of ``table`` ((x, y) pairs, x increasing), extrapolated by the end slopes."""
+    xs, ys = np.log([p[0] for p in table]), np.log([p[1] for p in table])
+    lx = np.log(x)
+    i = int(np.clip(np.searchsorted(xs, lx) - 1, 0, len(xs) - 2))
+    slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+    return float(np.exp(ys[i] + slope * (lx - xs[i])))
 
 
 def coordinate_bounds(teacher: LinearTeacher, model: MergeModel):
@@ -48,9 +118,8 @@ def optimal_plan(teacher: LinearTeacher, model: MergeModel | None = None, *, wei
     model = model or MergeModel()
     if solver not in SOLVERS:
         raise DistillPlanError("solver", f"unknown solver {solver!r}; choose from {list(SOLVERS)}")
-    T = teacher.steps
-    if T < 2:
-        raise DistillPlanError("steps", f"a merge plan needs T >= 2 teacher steps, got {T}")
+    T = check_steps(teacher.steps)
+    check_planner_size(T, int(np.unique(teacher.lam).size), teacher.dim)
     if max_stages is not None:
         max_stages = check_int_at_least("max_stages", max_stages, 1)
     c_full = np.ones(teacher.dim) if weights is None else np.asarray(weights, dtype=np.float64)
