@@ -57,16 +57,9 @@ class MixtureField:
         self._means_t = self.means.t()  # (d, K) view for x @ μᵀ
         self._mean_sq = (self.means * self.means).sum(1)  # ||μ_k||², (K,)
         self._equal_weights = bool(torch.all(self.weights == self.weights[0]))
+        self.components, self.dim = mixture.components, mixture.dim
 
     # ------------------------------------------------------------------ scalars of t
-    @property
-    def dim(self) -> int:
-        return self.means.shape[1]
-
-    @property
-    def components(self) -> int:
-        return self.means.shape[0]
-
     def signal(self, t: float) -> float:
         """``a_t = e^{−βt}``."""
         return math.exp(-self.beta * _time(t))

@@ -39,14 +39,7 @@ class MixtureDDIM:
         self._v = (al**2 * s02 + sg**2).tolist()
         self._c = (al * s02 / (al**2 * s02 + sg**2)).tolist()
         self._cum_weights = torch.cumsum(torch.tensor(mixture.weights, dtype=torch.float64), 0)
-
-    @property
-    def steps(self) -> int:
-        return self.schedule.steps
-
-    @property
-    def dim(self) -> int:
-        return self.mixture.dim
+        self.steps, self.dim = schedule.steps, mixture.dim
 
     def _check_t(self, t: int, minimum: int) -> int:
         t = check_int_at_least("t", t, minimum)
