@@ -8,7 +8,7 @@ import pytest
 from distillplan import DistillPlanError, VPSchedule
 from distillplan.cli import main
 from distillplan.export import (ddim_sample, diffusers_sigmas, diffusers_timesteps, export_document,
-                                flow_matching_times, from_alphas, from_ou_grid, from_vp_indices, karras_sigmas,
+                                flow_matching_times, from_alphas, from_ou_grid, from_vp_indices, kdiffusion_sigmas,
                                 plan_boundaries)
 from distillplan.linear import LinearTeacher, Plan
 from distillplan.mixture import IsotropicMixture, OUProcess, stability_grid
@@ -61,8 +61,8 @@ def test_flow_matching_times(ou_path):
     np.testing.assert_allclose(np.array(t[:-1]) / (1 - np.array(t[:-1])), s / a, rtol=1e-12)
 
 
-def test_karras_sigmas(ou_path):
-    s = karras_sigmas(ou_path)
+def test_kdiffusion_sigmas(ou_path):
+    s = kdiffusion_sigmas(ou_path)
     np.testing.assert_allclose(s[:-1], ou_path.sigmas[:-1] / ou_path.alphas[:-1], rtol=1e-15)
     assert s[-1] == 0.0
 
@@ -116,7 +116,7 @@ def test_export_errors():
         diffusers_timesteps(close)
     assert err.value.argument == "target"
     with pytest.raises(DistillPlanError, match="target"):
-        karras_sigmas(from_alphas([0.0, 0.5, 1.0]))
+        kdiffusion_sigmas(from_alphas([0.0, 0.5, 1.0]))
     doc = export_document(from_alphas([0.0, 0.5, 1.0]))
     assert doc["k_diffusion_sigmas"] is None and "k_diffusion_sigmas" in doc["not_representable"]
 

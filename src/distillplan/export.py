@@ -33,7 +33,7 @@ from .schedules import VPSchedule
 
 __all__ = [
     "SamplingPath", "from_ou_grid", "from_vp_indices", "from_alphas", "plan_boundaries", "training_alphas_bar",
-    "diffusers_timesteps", "diffusers_sigmas", "karras_sigmas", "flow_matching_times", "export_document",
+    "diffusers_timesteps", "diffusers_sigmas", "kdiffusion_sigmas", "flow_matching_times", "export_document",
     "ddim_sample", "TARGETS", "BETA_SCHEDULES", "MAX_GRID_POINTS", "MAX_TRAIN_STEPS",
 ]
 
@@ -164,10 +164,10 @@ def diffusers_timesteps(path: SamplingPath, alphas_bar: np.ndarray | None = None
 
 def diffusers_sigmas(path: SamplingPath) -> list[float]:
     """σ/α at every grid point (N + 1 values, trailing 0) for Euler-type schedulers."""
-    return karras_sigmas(path)
+    return kdiffusion_sigmas(path)
 
 
-def karras_sigmas(path: SamplingPath) -> list[float]:
+def kdiffusion_sigmas(path: SamplingPath) -> list[float]:
     """k-diffusion / ComfyUI sigmas σ_t/α_t, descending, with a trailing 0."""
     a = path.alphas
     if a[0] == 0:
@@ -202,7 +202,7 @@ def export_document(path: SamplingPath, alphas_bar: np.ndarray | None = None) ->
     }
     for key, fn in (("diffusers_timesteps", lambda: diffusers_timesteps(path, alphas_bar)),
                     ("diffusers_sigmas", lambda: diffusers_sigmas(path)),
-                    ("k_diffusion_sigmas", lambda: karras_sigmas(path)),
+                    ("k_diffusion_sigmas", lambda: kdiffusion_sigmas(path)),
                     ("flow_matching_times", lambda: flow_matching_times(path))):
         try:
             doc[key] = fn()

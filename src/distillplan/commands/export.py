@@ -9,7 +9,7 @@ import click
 from ..errors import DistillPlanError
 from ..export import (BETA_SCHEDULES, MAX_GRID_POINTS, MAX_TRAIN_STEPS, TARGETS, diffusers_sigmas,
                       diffusers_timesteps, export_document, flow_matching_times, from_alphas, from_ou_grid,
-                      from_vp_indices, karras_sigmas, plan_boundaries, training_alphas_bar)
+                      from_vp_indices, kdiffusion_sigmas, plan_boundaries, training_alphas_bar)
 from ..linear.plan import MAX_STEPS, check_steps
 from ..mixture.model import BETA_RANGE
 from ..schedules import SCHEDULES, make_schedule
@@ -62,5 +62,5 @@ def export(grid_text, convention, beta, steps, schedule, target, train_steps, be
         click.echo(json.dumps(export_document(path, ab), indent=2))
         return
     fn = {"diffusers-timesteps": lambda: diffusers_timesteps(path, ab), "diffusers-sigmas": lambda: diffusers_sigmas(path),
-          "k-diffusion": lambda: karras_sigmas(path), "flow-matching": lambda: flow_matching_times(path)}[target]
+          "k-diffusion": lambda: kdiffusion_sigmas(path), "flow-matching": lambda: flow_matching_times(path)}[target]
     click.echo(json.dumps(fn()))
