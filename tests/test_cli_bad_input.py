@@ -71,9 +71,11 @@ CASES = [
     (["plan", "--lam", "0.5", "--steps", "2048", "--max-stages", "3"], "max-stages"),
     (["plan", "--max-stages", "0"], "max-stages"),
     (["plan", "--max-stages", "-1"], "max-stages"),
-    (["plan", "--variances", "{tmp}/many_lams.txt"], "variances"),
+    (["plan", "--variances", "{tmp}/many_lams.txt", "--max-stages", "3"], "variances"),  # the Pareto DP's limit
+    (["plan", "--variances", "{tmp}/many_lams.txt", "--init", "jump"], "variances"),
+    (["plan", "--variances", "{tmp}/many_lams.txt", "--steps", "4000"], "variances"),  # relaxed tables too large
     (["plan", "--variances", "{tmp}/ten_lams.txt", "--steps", "4096"], "variances"),
-    (["plan", "--variances", "{tmp}/ten_lams.txt", "--steps", "2048"], "variances"),
+    (["plan", "--variances", "{tmp}/ten_lams.txt", "--steps", "2048", "--solver", "pareto"], "variances"),
     (["plan", "--variances", "{tmp}/lams_1_1e6.npy"], "variances"),
     (["plan", "--solver", "exhaustive", "--steps", "32"], "solver"),
     (["plan", "--steps", "4", "--plan", NESTED], "plan"),
@@ -106,7 +108,7 @@ CASES = [
     (LATENTS + ["--components", "5000"], "components"),
     (LATENTS + ["--components", "300"], "components"),
     (LATENTS + ["--max-stages", "0"], "max-stages"),
-    (["recommend", "--data", "{tmp}/latents_wide.npy", "--out", "{tmp}/rec"], "data"),
+    (["recommend", "--data", "{tmp}/latents_wide.npy", "--steps", "1024", "--out", "{tmp}/rec"], "data"),
     (["recommend", "--data", "{tmp}/latents_1col.npy", "--out", "{tmp}/rec", "--steps", "2048",
       "--max-stages", "3"], "max-stages"),
     (["study", "linear-sweep", "--workers", "0", "--out", "{tmp}/st"], "workers"),
@@ -460,8 +462,10 @@ def _stop(*args, **kwargs):
      "plan: T = 4096, λ = 0.5: about 55 s"),
     (["plan", "--lam", "1.025", "--steps", "128"], "distillplan.commands.plan.compare_strategies",
      "if λ needs the Pareto DP"),
-    (["plan", "--variances", "{tmp}/lams_200.txt", "--steps", "32"], "distillplan.commands.plan.compare_strategies",
-     "plan: T = 32, 200 distinct variances: about"),
+    (["plan", "--variances", "{tmp}/lams_200.txt", "--steps", "32", "--max-stages", "5"],
+     "distillplan.commands.plan.compare_strategies", "plan: T = 32, 200 distinct variances: about"),
+    (["plan", "--variances", "{tmp}/lams_16384.npy", "--steps", "64"], "distillplan.commands.plan.compare_strategies",
+     "plan: T = 64, 16384 distinct variances: about"),
     (["phase", "--steps", "128", "--points", "20", "--lam-min", "1.01", "--lam-max", "1.05", "--out", "{tmp}/ph"],
      "distillplan.pipelines.phase.run_phase", "phase: 24 planner runs at T = 128"),
     (["grid", "--data", "{tmp}/big.npy"], "distillplan.mixture.fit_isotropic_mixture",
@@ -471,6 +475,7 @@ def _stop(*args, **kwargs):
 ])
 def test_large_legal_jobs_announce_their_cost_first(files, capsys, monkeypatch, argv, target, expected):
     np.save(files / "big.npy", np.random.default_rng(1).normal(size=(20_000, 8)))
+    np.save(files / "lams_16384.npy", np.exp(np.random.default_rng(2).normal(-0.5, 0.8, 16384)))
     np.savetxt(files / "lams_200.txt", np.geomspace(0.05, 5, 200))
     module, name = target.rsplit(".", 1)
     monkeypatch.setattr(importlib.import_module(module), name, _stop)

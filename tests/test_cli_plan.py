@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+from distillplan.linear import Plan
+
 from distillplan.cli import main
 
 
@@ -37,14 +39,11 @@ def test_plan_json_keys(capsys):
     for name in ("vanilla", "progressive", "boot", "consistency", "optimal"):
         assert {"w2", "w2_data", "stages"} <= set(strategies[name])
     opt = strategies["optimal"]
-    assert {"plan", "solver", "certified", "equals"} <= set(opt)
+    assert {"plan", "merges", "solver", "certified", "equals", "lower_bound", "note"} <= set(opt)
     assert opt["equals"] is None and opt["solver"] == "pareto"
     assert opt["w2"] * 3 <= min(strategies[n]["w2"] for n in ("vanilla", "progressive", "boot", "consistency"))
-    assert sorted(_leaves(opt["plan"]), reverse=True) == list(range(32, 0, -1))
-
-
-def _leaves(x):
-    return [x] if isinstance(x, int) else [leaf for c in x for leaf in _leaves(c)]
+    assert sorted(Plan.from_merges(opt["merges"]).leaves(), reverse=True) == list(range(32, 0, -1))
+    assert Plan.parse(opt["plan"]) == Plan.from_merges(opt["merges"])
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".txt", ".csv"])

@@ -64,12 +64,15 @@ def test_variances_schedules_and_plans():
     assert _argument(lambda: boot(MAX_STEPS + 1)) == "steps"
     assert _argument(lambda: Plan.parse("[" * (MAX_STEPS + 1) + "]" * (MAX_STEPS + 1))) == "plan"
     teacher = LinearTeacher(VPSchedule.cosine(8), np.geomspace(0.1, 10, MAX_DISTINCT_VARIANCES + 1))
-    assert _argument(lambda: optimal_plan(teacher)) == "lam"
+    assert _argument(lambda: optimal_plan(teacher, max_stages=3)) == "lam"  # the Pareto DP's limit
+    assert optimal_plan(teacher).solver == "relaxed"  # no stage budget: the relaxed planner scales
 
 
 def test_planner_size_and_stage_front_limits():
     check_planner_size(4096, 1, 1)
     assert _argument(lambda: check_planner_size(4096, 2, 2)) == "lam"
+    check_planner_size(32, 60_000, 60_000, relaxed=True)
+    assert _argument(lambda: check_planner_size(32, 200_000, 200_000, relaxed=True)) == "lam"
     assert _argument(lambda: check_planner_size(32, 1, 2_000_000, "variances")) == "variances"
     assert max_front_stages(32) >= 31 and max_front_stages(4096) < 1
     check_stage_front(32)

@@ -85,11 +85,12 @@ def option_names(**names: str):
         raise
 
 
-def notice_planner(command: str, steps: int, runs, what: str) -> None:
-    """Announce planner runs (one variance array each) estimated to take long, before they start."""
+def notice_planner(command: str, steps: int, runs, what: str, relaxed: bool = False) -> None:
+    """Announce planner runs (one variance array each) estimated to take long, before they start
+    (``relaxed``: diagonal Λ is planned by the relaxed planner)."""
     dp = worst = 0.0
     for lam in runs:
-        one, at_worst = planner_seconds(steps, lam)
+        one, at_worst = planner_seconds(steps, lam, relaxed)
         dp, worst = dp + one, worst + at_worst
     notice_cost(command, what, dp, worst if worst > 1.5 * dp else None, "if λ needs the Pareto DP")
 

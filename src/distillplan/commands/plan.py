@@ -11,8 +11,9 @@ import numpy as np
 from ..errors import DistillPlanError, check_choice, check_int_at_least
 from ..io import FIGURE_SUFFIXES, check_input_file, check_output_file, read_variances
 from ..linear import LAM_RANGE, STRATEGIES, LinearTeacher, Plan, check_variances, evaluate_plan
-from ..linear.compare import Comparison, compare_strategies
-from ..linear.planners import MAX_DISTINCT_VARIANCES, MAX_DP_ENTRIES, check_planner_size, check_stage_front
+from ..linear.compare import Comparison, compare_strategies, plan_json
+from ..linear.planners import (MAX_DISTINCT_VARIANCES, MAX_RELAXED_ENTRIES, check_planner_size, check_stage_front,
+                               uses_relaxed)
 from ._options import build_model, model_options, notice_planner, option_names, solver_option
 
 DEFAULT_LAM = 1.08  # the paper's transition-zone example
@@ -24,7 +25,9 @@ _LAMS = f"[{LAM_RANGE[0]:g}, {LAM_RANGE[1]:g}]"
               help=f"Data variance λ in {_LAMS} (scalar case). Default {DEFAULT_LAM}.")
 @click.option("--variances", default=None,
               help=f"File of λ_i in {_LAMS} (.npy, .txt or .csv; one row or column) for a diagonal covariance; "
-                   f"at most {MAX_DISTINCT_VARIANCES} distinct values, and (T+1)² × distinct <= {MAX_DP_ENTRIES}.")
+                   f"T(T+1)/2 × distinct values <= {MAX_RELAXED_ENTRIES:.3g} (e.g. 63550 at T = 32), or at most "
+                   f"{MAX_DISTINCT_VARIANCES} distinct with --max-stages, --front or a merge model other than the "
+                   "warm start.")
 @model_options
 @solver_option
 @click.option("--max-stages", type=int, default=None, help="Best plan with at most K >= 1 distillation stages.")
@@ -48,7 +51,9 @@ def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages
     sched, model = build_model(steps, budget, schedule, init, rate)
     steps = sched.steps
     distinct = int(np.unique(lam_arr).size)
-    check_planner_size(steps, distinct, lam_arr.size, "lam" if variances is None else "variances")
+    relaxed = uses_relaxed(distinct, model, max_stages if max_stages is None or max_stages < steps - 1 else None,
+                           front, solver)
+    check_planner_size(steps, distinct, lam_arr.size, "lam" if variances is None else "variances", relaxed=relaxed)
     check_choice("strategy", strategy, ["optimal", *STRATEGIES, "custom"], "strategy")
     custom = _read_plan(user_plan, steps) if user_plan is not None else None
     if strategy == "custom" and custom is None:
@@ -61,7 +66,7 @@ def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages
     if draw:
         check_output_file("draw", draw, FIGURE_SUFFIXES)
     what = f"T = {steps}, " + (f"λ = {lam_arr[0]:g}" if variances is None else f"{distinct} distinct variances")
-    notice_planner("plan", steps, [lam_arr], what)
+    notice_planner("plan", steps, [lam_arr], what, relaxed)
 
     teacher = LinearTeacher(sched, lam_arr)
     with option_names(max_stages="max-stages"):
@@ -84,9 +89,9 @@ def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages
         if custom_res is not None:
             doc["strategies"]["custom"] = {"w2": custom_res.w2, "w2_data": custom_res.w2_data,
                                            "stages": custom_res.stages, "gap": custom_res.w2 - cmp.optimal.w2,
-                                           "plan": custom.to_nested()}
+                                           **plan_json(custom)}
         if front:
-            doc["front"] = [{"stages": p.stages, "w2": p.w2, "plan": p.plan.to_nested()} for p in cmp.optimal.front]
+            doc["front"] = [{"stages": p.stages, "w2": p.w2, **plan_json(p.plan)} for p in cmp.optimal.front]
         click.echo(json.dumps(doc))
         return
     _print_human(cmp, lam_arr, steps, budget, schedule, model.name, variances, front, custom_res)
@@ -130,8 +135,8 @@ def _print_human(cmp: Comparison, lam: np.ndarray, steps, budget, schedule, mode
     best = cmp.best_canonical()
     ratio = cmp.strategies[best].w2 / opt.w2 if opt.w2 > 0 else float("inf")
     same = f"equals {cmp.equals}" if cmp.equals else f"non-canonical; {ratio:.3g}x better than {best}"
-    cert = "certified optimal" if opt.certified else f"best found, within {opt.gap_bound:.2e} of the optimum"
-    console.print(f"optimal plan ({same}; solver {opt.solver}, {cert}):")
+    console.print(f"optimal plan ({same}; solver {opt.solver}):")
+    console.print(opt.note)
     console.print(opt.plan.to_text())
     if front and opt.front:
         ft = Table(show_edge=False, header_style="bold", title="best W2 with at most K stages")

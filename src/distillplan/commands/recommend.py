@@ -54,8 +54,8 @@ def recommend(data, steps, budget, schedule, segments, beta, horizon, components
     t0 = time.perf_counter()
     latents, what = load_latents(data)
 
-    def announce(T, lam):
-        notice_planner("recommend", T, [lam], f"planning for T = {T} and {lam.size} latent variances")
+    def announce(T, lam, relaxed):
+        notice_planner("recommend", T, [lam], f"planning for T = {T} and {lam.size} latent variances", relaxed)
 
     with option_names(max_stages="max-stages"):
         doc = run(latents, out, on_start=announce, **options)

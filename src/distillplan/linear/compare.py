@@ -11,7 +11,7 @@ from .planners import PlannerResult, optimal_plan
 from .strategies import STRATEGIES
 from .teacher import LinearTeacher
 
-__all__ = ["Comparison", "compare_strategies"]
+__all__ = ["Comparison", "compare_strategies", "plan_json"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,20 @@ class Comparison:
         out: dict = {}
         for name, res in self.strategies.items():
             out[name] = {"w2": res.w2, "w2_data": res.w2_data, "stages": res.stages, "gap": self.gap(name),
-                         "plan": res.plan.to_nested()}
+                         **plan_json(res.plan)}
         opt = self.optimal
         out["optimal"] = {
             "w2": opt.w2, "w2_data": opt.evaluation.w2_data, "stages": opt.plan.stages, "gap": 0.0,
-            "plan": opt.plan.to_nested(), "solver": opt.solver, "certified": opt.certified,
-            "gap_bound": opt.gap_bound, "equals": self.equals,
+            **plan_json(opt.plan), "solver": opt.solver, "certified": opt.certified,
+            "gap_bound": opt.gap_bound, "lower_bound": opt.lower_bound, "note": opt.note, "equals": self.equals,
         }
         return out
+
+
+def plan_json(plan) -> dict:
+    """A plan in every JSON document: ``merges`` (the flat form, any JSON reader takes it) and ``plan``
+    (the bracket text, for people)."""
+    return {"merges": plan.merges(), "plan": plan.to_text()}
 
 
 def compare_strategies(teacher: LinearTeacher, model: MergeModel | None = None, *, weights=None,

@@ -21,7 +21,7 @@ from ..errors import DistillPlanError, check_nonnegative
 from .plan import Plan
 from .teacher import LinearTeacher
 
-__all__ = ["MergeModel", "PlanResult", "evaluate_plan", "w2_to_surrogate", "w2_to_data", "INITS", "RATES"]
+__all__ = ["MergeModel", "PlanResult", "evaluate_plan", "node_values", "w2_to_surrogate", "w2_to_data", "INITS", "RATES"]
 
 INITS = ("warm", "zero", "jump")
 RATES = ("normalized", "variance")
@@ -111,15 +111,18 @@ def w2_to_data(teacher: LinearTeacher, root: np.ndarray, weights=None) -> np.nda
     return np.sqrt(np.sum(d2, axis=-1))
 
 
-def evaluate_plan(plan: Plan, teacher: LinearTeacher, model: MergeModel | None = None, weights=None) -> PlanResult:
-    """Root operator M(root) per coordinate and its W2 to the surrogate and to the data."""
+def node_values(plan: Plan, teacher: LinearTeacher, model: MergeModel | None = None) -> dict[tuple[int, int], np.ndarray]:
+    """Every internal node's value M(node) per coordinate, ``{(a, b): M}``, children before parents."""
     model = model or MergeModel()
     plan.validate_steps(teacher.steps)
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for node in plan.nodes():
+        children = [teacher.step[c] if isinstance(c, int) else out[(c.start, c.end)] for c in node.children]
+        out[(node.start, node.end)] = model.merge(teacher, node.start, node.end, children)
+    return out
 
-    def value(node) -> np.ndarray:
-        if isinstance(node, int):
-            return teacher.step[node]
-        return model.merge(teacher, node.start, node.end, [value(c) for c in node.children])
 
-    root = value(plan)
+def evaluate_plan(plan: Plan, teacher: LinearTeacher, model: MergeModel | None = None, weights=None) -> PlanResult:
+    """Root operator M(root) per coordinate and its W2 to the surrogate and to the data."""
+    root = node_values(plan, teacher, model)[(plan.start, plan.end)]
     return PlanResult(plan, root, float(w2_to_surrogate(teacher, root, weights)), float(w2_to_data(teacher, root, weights)))

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from ..errors import DistillPlanError, check_int_at_least, check_nonnegative, check_positive
-from ..linear.merge import MergeModel, w2_to_data, w2_to_surrogate
+from ..linear.merge import MergeModel, node_values, w2_to_data, w2_to_surrogate
 from ..linear.plan import Plan
 from ..linear.teacher import LinearTeacher
 
@@ -109,20 +109,8 @@ class TrainedPlan:
 
 
 def analytic_node_values(plan: Plan, teacher: LinearTeacher, model: MergeModel | None = None) -> dict:
-    """Closed-form value of every internal node, ``{(a, b): M(node)}`` (:mod:`distillplan.linear.merge`)."""
-    model = model or MergeModel()
-    plan.validate_steps(teacher.steps)
-    out: dict = {}
-
-    def value(node):
-        if isinstance(node, int):
-            return teacher.step[node]
-        v = model.merge(teacher, node.start, node.end, [value(c) for c in node.children])
-        out[(node.start, node.end)] = v
-        return v
-
-    value(plan)
-    return out
+    """Closed-form value of every internal node, ``{(a, b): M(node)}`` (:func:`distillplan.linear.merge.node_values`)."""
+    return node_values(plan, teacher, model)
 
 
 def train_plan(plan: Plan, teacher: LinearTeacher, model: MergeModel | None = None, lr: float | None = None,

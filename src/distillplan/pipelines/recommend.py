@@ -25,7 +25,7 @@ from ..export import export_document, from_ou_grid, from_vp_indices, plan_bounda
 from ..io import check_output_dir
 from ..linear import LinearTeacher, MergeModel, check_steps, check_variances
 from ..linear.compare import compare_strategies
-from ..linear.planners import check_planner_size, check_stage_front
+from ..linear.planners import check_planner_size, check_stage_front, uses_relaxed
 from ..mixture import OUProcess, segment_stability, stability_grid, uniform_grid
 from ..mixture.data import MAX_COMPONENTS, check_samples, fit_isotropic_mixture
 from ..mixture.grids import MAX_SEGMENTS
@@ -93,7 +93,8 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
     x = x - x.mean(axis=0)
     lam = check_variances(x.var(axis=0, ddof=1), "data")
     distinct = int(np.unique(lam).size)
-    check_planner_size(T, distinct, lam.size, "data")
+    relaxed = uses_relaxed(distinct, model, max_stages)
+    check_planner_size(T, distinct, lam.size, "data", relaxed=relaxed)
     if distinct == 1 and max_stages is not None:
         check_stage_front(T, max_stages)
     fit_count = min(x.shape[0], _FIT_ROWS)
@@ -101,7 +102,7 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
         raise DistillPlanError("components", f"must be at most {fit_count // 2} for {fit_count} fitted samples "
                                              f"(two per component), got {components}")
     if on_start is not None:
-        on_start(T, lam)
+        on_start(T, lam, relaxed)
 
     eig = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])))[::-1]
     cmp = compare_strategies(LinearTeacher(sched, lam), model, max_stages=max_stages)

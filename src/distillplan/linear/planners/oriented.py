@@ -25,7 +25,7 @@ import numpy as np
 
 from ...errors import DistillPlanError
 from ..merge import MergeModel
-from ..plan import Child, Plan
+from ..plan import Plan, plan_from_expansion
 from ..teacher import LinearTeacher
 
 __all__ = ["OrientedTables", "oriented_tables", "oriented_stage_tables", "MAX_STAGE_WORK", "max_front_stages",
@@ -92,34 +92,26 @@ def _rebuild(T: int, node_choice, seq_choice, k_root=None) -> Plan:
     ``seq_choice(a, b[, k])`` → (m[, k_first]) with m = −1 for a single block."""
     staged = k_root is not None
 
-    def block(a, b, *k) -> Child:
-        return a if a - b == 1 else node(a, b, *k)
+    def block(a: int, b: int, *k):
+        return (a, b, None if a - b == 1 else (a, b, *k))
 
-    def node(a, b, *k) -> Plan:
+    def expand(state):
+        a, b, *k = state
         ch = node_choice(a, b, *k)
         m = ch[0]
-        if staged:
-            k1 = ch[1]
-            return Plan((block(a, m, k1),) + seq(m, b, k[0] - 1 - k1))
-        return Plan((block(a, m),) + seq(m, b))
-
-    def seq(a, b, *k) -> tuple[Child, ...]:
-        out: list[Child] = []
-        while True:
+        children = [block(a, m, ch[1]) if staged else block(a, m)]
+        k = (k[0] - 1 - ch[1],) if staged else ()
+        a = m
+        while True:  # the rest: a sequence of blocks over [m → b]
             ch = seq_choice(a, b, *k)
-            m = ch[0]
-            if m < 0:
-                out.append(block(a, b, *k))
-                return tuple(out)
-            if staged:
-                k1 = ch[1]
-                out.append(block(a, m, k1))
-                k = (k[0] - k1,)
-            else:
-                out.append(block(a, m))
-            a = m
+            if ch[0] < 0:
+                children.append(block(a, b, *k))
+                return children
+            children.append(block(a, ch[0], ch[1]) if staged else block(a, ch[0]))
+            k = (k[0] - ch[1],) if staged else ()
+            a = ch[0]
 
-    return node(T, 0, *(() if k_root is None else (k_root,)))
+    return plan_from_expansion((T, 0, *(() if k_root is None else (k_root,))), expand)
 
 
 def _interval_indices(T: int, L: int):

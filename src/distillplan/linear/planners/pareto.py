@@ -34,7 +34,7 @@ import numpy as np
 
 from ...errors import DistillPlanError
 from ..merge import MergeModel, evaluate_plan
-from ..plan import Child, Plan
+from ..plan import Plan, plan_from_expansion
 from ..teacher import LinearTeacher
 
 __all__ = ["ParetoOutcome", "pareto_dp", "default_cap"]
@@ -157,27 +157,23 @@ def pareto_dp(teacher: LinearTeacher, model: MergeModel, orient: np.ndarray, wei
     if best_ref is None:
         raise DistillPlanError("max_stages", f"no plan has at most {max_stages} stages")
 
-    def block_plan(a: int, b: int, idx: int) -> Child:
-        if a - b == 1:
-            return a
-        m, ix, iy = (int(v) for v in V[(a, b)].back[idx])
-        return Plan((block_plan(a, m, ix),) + seq_plan(m, b, iy))
-
-    def seq_plan(a: int, b: int, idx: int) -> tuple[Child, ...]:
-        out: list[Child] = []
-        while a - b > 1:
+    def expand(state):
+        """Children of the node over [a → b] whose first child and rest are ``(m, ix, iy)``."""
+        a, b, (m, ix, iy) = state
+        children = [(a, m, None if a - m == 1 else (a, m, tuple(int(v) for v in V[(a, m)].back[ix])))]
+        a, idx = m, iy
+        while a - b > 1:  # the rest: a block sequence over [a → b]
             m, ix, iy = (int(v) for v in Q[(a, b)].back[idx])
-            if m == -1:
-                out.append(block_plan(a, b, ix))
-                return tuple(out)
-            out.append(block_plan(a, m, ix))
+            if m == -1:  # a single block, the node over [a → b]
+                children.append((a, b, (a, b, tuple(int(v) for v in V[(a, b)].back[ix]))))
+                return children
+            children.append((a, m, None if a - m == 1 else (a, m, tuple(int(v) for v in V[(a, m)].back[ix]))))
             a, idx = m, iy
-        out.append(a)
-        return tuple(out)
+        children.append((a, b, None))
+        return children
 
     def rebuild(ref) -> Plan:
-        m, ix, iy = ref
-        return Plan((block_plan(T, m, ix),) + seq_plan(m, 0, iy))
+        return plan_from_expansion((T, 0, ref), expand)
 
     best_plan = rebuild(best_ref)
     root_delta = max((block(T, m).delta + Q[(m, 0)].delta) for m in range(T - 1, 0, -1))

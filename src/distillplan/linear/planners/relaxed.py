@@ -37,7 +37,7 @@ import numpy as np
 
 from ...errors import DistillPlanError
 from ..merge import MergeModel, evaluate_plan
-from ..plan import Plan
+from ..plan import Plan, plan_from_expansion
 from ..teacher import LinearTeacher
 
 __all__ = ["RelaxedOutcome", "relaxed_plan", "supports"]
@@ -271,49 +271,36 @@ def _oracle(costs: tuple[np.ndarray, np.ndarray], T: int) -> tuple[Plan, list[tu
                 best, choice = S[a - 1, b], (2, a - 1, 0)
             S[a, b] = best
             s_choice[a, b] = choice
-    plan, nodes = _rebuild(T, v_choice, s_choice)
-    return plan, nodes, float(V[T, 0])
+    plan = _rebuild(T, v_choice, s_choice)
+    return plan, _nodes_of(plan), float(V[T, 0])
 
 
-def _rebuild(T: int, v_choice: np.ndarray, s_choice: np.ndarray) -> tuple[Plan, list[tuple[int, int, bool]]]:
-    """The plan and its nodes ``(m, b, rest all leaves)`` from the oracle's choices, without recursion: nodes are
-    expanded top-down (a node's children get larger ids than the node), then built bottom-up."""
-    children: list[list] = [[]]  # per node id: leaf ints and ("node", id) references
-    todo = [(0, T, 0)]
-    nodes: list[tuple[int, int, bool]] = []
+def _rebuild(T: int, v_choice: np.ndarray, s_choice: np.ndarray) -> Plan:
+    """The plan from the oracle's choices (:func:`~distillplan.linear.plan.plan_from_expansion`)."""
 
-    def node_ref(a: int, b: int) -> tuple[str, int]:
-        children.append([])
-        todo.append((len(children) - 1, a, b))
-        return ("node", len(children) - 1)
+    def node(a: int, b: int) -> tuple[int, int, tuple[int, int] | None]:
+        return (a, b, None if a - b == 1 else (a, b))
 
-    while todo:
-        nid, a, b = todo.pop()
+    def expand(state: tuple[int, int]) -> list:
+        a, b = state
         m, leaves = (int(v) for v in v_choice[a, b])
-        blocks = [a if a - m == 1 else node_ref(a, m)]
+        children = [node(a, m)]
         if leaves:
-            blocks.extend(range(m, b, -1))
-        else:
-            while True:  # the rest: a block sequence over [m → b] with at least one node
-                kind, split, rest_leaves = (int(v) for v in s_choice[m, b])
-                if kind == 0:
-                    blocks.append(node_ref(m, b))
-                    break
-                if kind == 2:
-                    blocks.append(m)
-                    m = m - 1
-                    continue
-                blocks.append(node_ref(m, split))
-                if rest_leaves:
-                    blocks.extend(range(split, b, -1))
-                    break
-                m = split
-        children[nid] = blocks
-        nodes.append((int(v_choice[a, b][0]), b, bool(leaves)))
-    plans: list[Plan | None] = [None] * len(children)
-    for nid in range(len(children) - 1, -1, -1):
-        plans[nid] = Plan(tuple(plans[c[1]] if isinstance(c, tuple) else c for c in children[nid]))
-    return plans[0], nodes
+            return children + [(t, t - 1, None) for t in range(m, b, -1)]
+        while True:  # the rest: a block sequence over [m → b] with at least one node
+            kind, split, rest_leaves = (int(v) for v in s_choice[m, b])
+            if kind == 0:
+                return children + [node(m, b)]
+            if kind == 2:
+                children.append((m, m - 1, None))
+                m -= 1
+                continue
+            children.append(node(m, split))
+            if rest_leaves:
+                return children + [(t, t - 1, None) for t in range(split, b, -1)]
+            m = split
+
+    return plan_from_expansion((T, 0), expand)
 
 
 def _nodes_of(plan: Plan) -> list[tuple[int, int, bool]]:

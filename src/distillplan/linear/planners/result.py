@@ -24,8 +24,9 @@ class PlannerResult:
     """An optimal (or best-found) merge plan.
 
     ``certified`` is True when ``evaluation.w2`` is provably the optimum (up to floating-point
-    rounding, 1e-12 relative); otherwise ``gap_bound`` bounds how far above the optimum it can be:
-    W2(found) − W2(optimal) ≤ gap_bound.
+    rounding, 1e-9 relative); otherwise ``gap_bound`` bounds how far above the optimum it can be:
+    W2(found) − W2(optimal) ≤ gap_bound, and ``lower_bound`` ≤ W2(optimal) is the certified bound behind it.
+    ``note`` says in words what the certificate is, and why when no positive lower bound exists.
     """
 
     evaluation: PlanResult
@@ -34,6 +35,8 @@ class PlannerResult:
     gap_bound: float = 0.0
     front: tuple[FrontPoint, ...] = ()
     stats: dict = field(default_factory=dict)
+    lower_bound: float = 0.0
+    note: str = ""
 
     @property
     def plan(self) -> Plan:

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from ...errors import DistillPlanError, check_int_at_least
-from ..merge import MergeModel, evaluate_plan, w2_to_surrogate
+from ..merge import MergeModel, evaluate_plan
 from ..plan import Plan, check_steps
 from ..strategies import STRATEGIES
 from ..teacher import LinearTeacher
 from .exhaustive import MAX_EXHAUSTIVE_STEPS, exhaustive_plan
-from .oriented import oriented_stage_tables, oriented_tables
+from .oriented import check_stage_front, oriented_stage_tables, oriented_tables
 from .pareto import pareto_dp
+from .relaxed import relaxed_plan, supports
 from .result import FrontPoint, PlannerResult
 
 __all__ = ["optimal_plan", "coordinate_bounds", "SOLVERS", "MAX_DISTINCT_VARIANCES", "MAX_DP_ENTRIES",
-           "check_planner_size", "planner_seconds"]
+           "MAX_RELAXED_ENTRIES", "CERTIFY_RTOL", "PARETO_FALLBACK_SECONDS", "check_planner_size", "planner_seconds", "uses_relaxed"]
 
-SOLVERS = ("auto", "dp", "pareto", "exhaustive")
+SOLVERS = ("auto", "dp", "relaxed", "pareto", "exhaustive")
 
+CERTIFY_RTOL = 1e-9
+"""A plan is certified optimal when its W2 exceeds a proven lower bound by at most this fraction."""
 MAX_DISTINCT_VARIANCES = 256
-"""Most distinct λ_i one plan is optimised for (the Pareto DP grows faster than d², about a minute at
-d = 256, T = 32; see :func:`planner_seconds`)."""
+"""Most distinct λ_i for the Pareto DP (stage budgets, the front, or a merge model other than the warm start;
+it grows faster than d², about a minute at d = 256, T = 32; see :func:`planner_seconds`)."""
+MAX_RELAXED_ENTRIES = 2**26
+"""Most entries T(T+1)/2 · d of one table of the relaxed planner (three tables of 8 bytes each: 1.5 GiB)."""
 MAX_DP_ENTRIES = 2**25
 """Most entries (T+1)²·d of one oriented DP table (32 bytes each over its five arrays: 1 GiB)."""
 
@@ -43,18 +49,39 @@ _DP_PER_COORDINATE = 1.3e-9
 _PARETO_SCALAR_SECONDS = ((32, 1.5), (64, 2.9), (128, 12.0), (256, 126.0))
 _PARETO_PER_CUBE = ((30, 2.2e-5), (100, 1.8e-4), (300, 3.0e-3))
 _PARETO_WINDOW_TOP = 1.75
+_RELAXED_PER_CUBE = 2.5e-9
+PARETO_FALLBACK_SECONDS = 120.0
+"""The auto solver follows an uncertified relaxed plan with the Pareto DP only when that is estimated to take
+at most this long (and its tables fit); otherwise it returns the relaxed plan with its gap."""
 
 
-def check_planner_size(steps: int, distinct: int, dim: int | None = None, name: str = "lam") -> None:
-    """Raise (naming ``name``) if ``distinct`` λ_i at T = ``steps`` exceed :data:`MAX_DISTINCT_VARIANCES`
-    or make a DP table larger than :data:`MAX_DP_ENTRIES`, or if the teacher's (T+1) × ``dim`` arrays
-    (all λ_i, equal ones included) would be larger than that."""
+def uses_relaxed(distinct: int, model: MergeModel, max_stages: int | None = None, front: bool = False,
+                 solver: str = "auto") -> bool:
+    """Whether :func:`optimal_plan` plans ``distinct`` λ_i with the relaxed planner (diagonal Λ, warm start,
+    no stage budget): the path that scales to thousands of distinct λ_i."""
+    return distinct > 1 and supports(model) and max_stages is None and not front and solver in ("auto", "relaxed")
+
+
+def check_planner_size(steps: int, distinct: int, dim: int | None = None, name: str = "lam", *,
+                       relaxed: bool = False) -> None:
+    """Raise (naming ``name``) if the teacher's (T+1) × ``dim`` arrays (all λ_i, equal ones included) exceed
+    :data:`MAX_DP_ENTRIES`, or if ``distinct`` λ_i at T = ``steps`` are too many for the planner that runs:
+    the relaxed planner (``relaxed``: tables of T(T+1)/2 · d entries, :data:`MAX_RELAXED_ENTRIES`) or the
+    oriented and Pareto DPs (:data:`MAX_DISTINCT_VARIANCES`, tables of (T+1)² · d, :data:`MAX_DP_ENTRIES`)."""
     if dim is not None and (steps + 1) * dim > MAX_DP_ENTRIES:
         raise DistillPlanError(name, f"{dim} variances at T = {steps} need teacher arrays of {(steps + 1) * dim:.2e} "
                                      f"entries (at most {MAX_DP_ENTRIES:.2e})")
+    if relaxed:
+        entries = steps * (steps + 1) // 2 * distinct
+        if entries > MAX_RELAXED_ENTRIES:
+            most = MAX_RELAXED_ENTRIES // (steps * (steps + 1) // 2)
+            raise DistillPlanError(name, f"{distinct} distinct variances at T = {steps} need planner tables of "
+                                         f"{entries:.2e} entries (at most {MAX_RELAXED_ENTRIES:.2e}); use at most "
+                                         f"{most} distinct values or fewer steps")
+        return
     if distinct > MAX_DISTINCT_VARIANCES:
-        raise DistillPlanError(name, f"{distinct} distinct variances; the planner takes at most "
-                                     f"{MAX_DISTINCT_VARIANCES}")
+        raise DistillPlanError(name, f"{distinct} distinct variances; with a stage budget, the front or a merge model "
+                                     f"other than the warm start the planner takes at most {MAX_DISTINCT_VARIANCES}")
     if (steps + 1) ** 2 * distinct > MAX_DP_ENTRIES:
         most = MAX_DP_ENTRIES // (steps + 1) ** 2
         raise DistillPlanError(name, f"{distinct} distinct variances at T = {steps} need a DP table of "
@@ -62,24 +89,42 @@ def check_planner_size(steps: int, distinct: int, dim: int | None = None, name: 
                                      f"use at most {most} distinct values or fewer steps")
 
 
-def planner_seconds(steps: int, lam) -> tuple[float, float]:
+def planner_seconds(steps: int, lam, relaxed: bool = False) -> tuple[float, float]:
     """Estimated wall time of :func:`optimal_plan` (auto solver) for T = ``steps`` and variances ``lam``:
     ``(with the DP alone, at worst with the Pareto DP)``, interpolated in T (log-log) from the
     measurements above. The Pareto DP is counted for diagonal Λ and for a scalar λ in (1, 1.75], which
     holds the window where it can run at T ≥ 8 (found over both schedules, s in [0.1, 30] and every
     init: only warm starts need it, within 1.27–1.62 at T = 8, 1.05–1.20 at T = 32, 1.0005–1.13 at 128;
-    at T = 4 it reaches 2.3, where the Pareto DP takes milliseconds).
+    at T = 4 it reaches 2.3, where the Pareto DP takes milliseconds). With ``relaxed`` (diagonal Λ,
+    warm start, no stage budget) the relaxed planner runs instead: about 2.5e-9·T³·d s (16384 λ_i:
+    1.2 s at T = 32, 10 s at T = 64 on the 2-core Xeon).
     """
     uniq = np.unique(np.asarray(lam, dtype=np.float64))
     d = max(int(uniq.size), 1)
+    if relaxed and d > 1:
+        seconds = _RELAXED_PER_CUBE * steps**3 * d + 0.05
+        pareto = _pareto_seconds(steps, d)
+        return seconds, seconds + (pareto if _pareto_affordable(steps, d) else 0.0)
     per_pass = _loglog(_DP_PASS_SECONDS, steps) + _DP_PER_COORDINATE * steps**3 * (d - 1)
     if d == 1 and uniq[0] <= 1.0:
         return per_pass, per_pass
     dp = (3 if d == 1 else 2) * per_pass
     if d == 1 and uniq[0] > _PARETO_WINDOW_TOP:
         return dp, dp
-    pareto = _loglog(_PARETO_SCALAR_SECONDS, steps) if d == 1 else _loglog(_PARETO_PER_CUBE, d) * steps**3
-    return dp, dp + pareto
+    return dp, dp + _pareto_seconds(steps, d)
+
+
+def _pareto_seconds(steps: int, distinct: int) -> float:
+    """Estimated wall time of one Pareto DP run (measurements above)."""
+    if distinct == 1:
+        return _loglog(_PARETO_SCALAR_SECONDS, steps)
+    return _loglog(_PARETO_PER_CUBE, distinct) * steps**3
+
+
+def _pareto_affordable(steps: int, distinct: int) -> bool:
+    """Whether the auto solver may follow an uncertified relaxed plan with the Pareto DP."""
+    return (distinct <= MAX_DISTINCT_VARIANCES and (steps + 1) ** 2 * distinct <= MAX_DP_ENTRIES
+            and _pareto_seconds(steps, distinct) <= PARETO_FALLBACK_SECONDS)
 
 
 def _loglog(table, x: float) -> float:
@@ -109,19 +154,27 @@ def optimal_plan(teacher: LinearTeacher, model: MergeModel | None = None, *, wei
 
     One plan serves every coordinate. Equal λ_i are merged (their weights c_i add up).
 
-    * ``solver='auto'``: ``dp`` (the exact O(T³) oriented DP) for a scalar λ whose orientation is
-      known — always the case when every teacher step contracts; otherwise a fast ideal-point
-      certificate for diagonal Λ; otherwise the Pareto DP (``pareto``), certified when exact.
-    * ``max_stages``: best plan with at most that many stages; ``front``: also the best W2 for every
-      stage budget 1..K (``result.front``).
+    * ``solver='auto'``: ``dp`` (the exact O(T³) oriented DP) for a scalar λ whose orientation is known —
+      always the case when every teacher step contracts; for diagonal Λ under the warm start the
+      ``relaxed`` planner (:mod:`.relaxed`: thousands of λ_i, certified when its bound meets the plan),
+      then, when it leaves the plan uncertified and the Pareto DP fits (at most :data:`MAX_DISTINCT_VARIANCES`
+      λ_i, estimated under :data:`PARETO_FALLBACK_SECONDS`), the Pareto DP; otherwise
+      the Pareto DP (``pareto``), certified when exact.
+    * ``max_stages``: best plan with at most that many stages (a budget of T − 1 or more cannot bind and is
+      ignored); ``front``: also the best W2 for every stage budget 1..K (``result.front``). Both come from
+      one stage-indexed computation, so the front's row K is the answer for ``max_stages = K``, and the
+      front never rises with K.
     """
     model = model or MergeModel()
     if solver not in SOLVERS:
         raise DistillPlanError("solver", f"unknown solver {solver!r}; choose from {list(SOLVERS)}")
     T = check_steps(teacher.steps)
-    check_planner_size(T, int(np.unique(teacher.lam).size), teacher.dim)
     if max_stages is not None:
         max_stages = check_int_at_least("max_stages", max_stages, 1)
+        if max_stages >= T - 1:  # every plan has at most T − 1 stages: the budget cannot bind
+            max_stages = None
+    distinct = int(np.unique(teacher.lam).size)
+    check_planner_size(T, distinct, teacher.dim, relaxed=uses_relaxed(distinct, model, max_stages, front, solver))
     c_full = np.ones(teacher.dim) if weights is None else np.asarray(weights, dtype=np.float64)
     if c_full.shape != (teacher.dim,) or np.any(c_full < 0) or not np.all(np.isfinite(c_full)):
         raise DistillPlanError("weights", f"must be {teacher.dim} finite non-negative numbers")
@@ -130,8 +183,7 @@ def optimal_plan(teacher: LinearTeacher, model: MergeModel | None = None, *, wei
     if solver == "exhaustive":
         if T > MAX_EXHAUSTIVE_STEPS:
             raise DistillPlanError("solver", f"exhaustive enumeration needs T <= {MAX_EXHAUSTIVE_STEPS}, got {T}")
-        res = exhaustive_plan(teacher, model, max_stages=max_stages, weights=weights)
-        return _finish(res, t0)
+        return _finish(exhaustive_plan(teacher, model, max_stages=max_stages, weights=weights), t0)
 
     def evaluate(plan: Plan):
         return evaluate_plan(plan, teacher, model, weights)
@@ -139,62 +191,163 @@ def optimal_plan(teacher: LinearTeacher, model: MergeModel | None = None, *, wei
     uniq, inverse = np.unique(teacher.lam, return_inverse=True)
     c = np.bincount(inverse, weights=c_full)
     red = LinearTeacher(teacher.schedule, uniq) if uniq.size < teacher.dim else teacher
-    P, r2T = red.surrogate(), red.r2[-1]
-    if red.dim == 1 and solver in ("auto", "dp") and max_stages is None and not front:
-        # Fast path (one DP): when even the smallest root value is ≥ P*, lower is better.
-        tmin = oriented_tables(red, model, 1.0)
-        if tmin.root[0] >= P[0]:
-            stats = {"distinct_lambdas": 1, "oriented": 1, "lower_bound": float(np.sqrt(c[0] * r2T[0]) * (tmin.root[0] - P[0]))}
-            return _finish(PlannerResult(evaluate(tmin.plan(0)), "dp", True, 0.0, (), stats), t0)
-    lo, hi, orient, tmin, tmax = coordinate_bounds(red, model)
-    ideal = float(np.sqrt(np.sum(c * r2T * np.where(orient > 0, lo - P, np.where(orient < 0, P - hi, 0.0)) ** 2)))
-    stats = {"distinct_lambdas": int(uniq.size), "oriented": int(np.count_nonzero(orient)),
-             "lower_bound": ideal}
+    problem = _Problem(red, c, model, cap, evaluate)
+    if max_stages is not None or front:
+        return _finish(problem.staged(max_stages, front, solver), t0)
+    return _finish(problem.unconstrained(solver), t0)
 
-    scalar_oriented = red.dim == 1 and orient[0] != 0
-    if solver == "dp" and not scalar_oriented:
-        raise DistillPlanError("solver", "the O(T^3) DP is exact only for a scalar λ whose plans all lie on one "
-                                         "side of the surrogate (e.g. every teacher step contracts); use auto or pareto")
 
-    if scalar_oriented and solver in ("auto", "dp"):
-        sign = float(orient[0])
-        if max_stages is None and not front:
-            tables = tmin if sign > 0 else tmax
-            return _finish(PlannerResult(evaluate(tables.plan(0)), "dp", True, 0.0, (), stats), t0)
-        K = min(max_stages or T - 1, T - 1)
-        st = oriented_stage_tables(red, model, sign, K)
-        per_k = {k: float(np.sqrt(c[0] * r2T[0]) * abs(st.root[k] - P[0]))
-                 for k in range(1, K + 1) if np.isfinite(st.root[k])}
-        pts = _cumulative(per_k, st.plan, evaluate)
-        best = pts[-1]
-        return _finish(PlannerResult(evaluate(best.plan), "dp", True, 0.0, tuple(pts) if front else (), stats), t0)
+class _Problem:
+    """One planning problem on the distinct λ_i (weights ``c``), with ``evaluate`` on the user's full Λ."""
 
-    if solver == "auto" and max_stages is None and not front and np.all(orient != 0):
-        # Ideal point: if one coordinate's own optimal plan is optimal for all, it is certified.
-        candidates = {}
-        for i in range(red.dim):
-            tables = tmin if orient[i] > 0 else tmax
-            p = tables.plan(i)
-            candidates.setdefault(p.to_text(), p)
-        scored = [(float(w2_to_surrogate(red, evaluate_plan(p, red, model).root, c)), p) for p in candidates.values()]
-        w2, p = min(scored, key=lambda s: s[0])
-        if w2 <= ideal * (1 + 1e-12) + 1e-300:
-            return _finish(PlannerResult(evaluate(p), "ideal-point", True, 0.0, (), stats), t0)
+    def __init__(self, teacher: LinearTeacher, c: np.ndarray, model: MergeModel, cap: int | None, evaluate):
+        self.teacher, self.c, self.model, self.cap, self.evaluate = teacher, c, model, cap, evaluate
+        self.T = teacher.steps
+        self.P, self.r2T = teacher.surrogate(), teacher.r2[-1]
+        self._bounds = None
 
-    out = pareto_dp(red, model, orient, c, max_stages=max_stages, cap=cap, front=front)
-    ev = evaluate(out.plan)
-    if out.approximate:
-        # Approximate pruning may lose a plan a simpler rule finds: never return worse than those.
-        for p in _incumbents(T, max_stages, orient, tmin, tmax):
-            cand = evaluate(p)
-            if cand.w2 < ev.w2:
-                ev = cand
-    stats.update(candidates=out.candidates, log_bound=out.delta)
-    certified = (not out.approximate) or ev.w2 <= ideal * (1 + 1e-12)
-    eps_bound = float(np.expm1(out.delta) * np.sqrt(np.sum(c * r2T * hi**2)))
-    gap = 0.0 if certified else min(eps_bound, ev.w2 - ideal)
-    pts = tuple(_cumulative({k: v[0] for k, v in out.front.items()}, lambda k: out.front[k][1], evaluate)) if front else ()
-    return _finish(PlannerResult(ev, "pareto", certified, gap, pts, stats), t0)
+    @property
+    def bounds(self):
+        """:func:`coordinate_bounds` (computed once)."""
+        if self._bounds is None:
+            self._bounds = coordinate_bounds(self.teacher, self.model)
+        return self._bounds
+
+    def ideal(self) -> float:
+        """The ideal point: a lower bound on W2, each coordinate at its own best root value."""
+        lo, hi, orient, _, _ = self.bounds
+        gap = np.where(orient > 0, lo - self.P, np.where(orient < 0, self.P - hi, 0.0))
+        return float(np.sqrt(np.sum(self.c * self.r2T * gap**2)))
+
+    # -- no stage budget ----------------------------------------------------------------------
+    def unconstrained(self, solver: str) -> PlannerResult:
+        red, c, P = self.teacher, self.c, self.P
+        if red.dim == 1 and solver in ("auto", "dp"):
+            tmin = oriented_tables(red, self.model, 1.0)
+            if tmin.root[0] >= P[0]:  # even the smallest root is ≥ P*: lower is better, one DP is exact
+                bound = float(np.sqrt(c[0] * self.r2T[0]) * (tmin.root[0] - P[0]))
+                stats = {"distinct_lambdas": 1, "oriented": 1, "lower_bound": bound}
+                return self._result(self.evaluate(tmin.plan(0)), "dp", bound, exact=True, stats=stats)
+        relaxed = None
+        if red.dim > 1 and supports(self.model) and solver in ("auto", "relaxed"):
+            relaxed = self._relaxed()
+            if relaxed.certified or solver == "relaxed" or not _pareto_affordable(self.T, red.dim):
+                return relaxed
+        elif solver == "relaxed":
+            raise DistillPlanError("solver", "the relaxed planner needs several distinct λ_i and the warm-start "
+                                             "model (init warm, rate normalized); use auto or pareto")
+        lo, hi, orient, tmin, tmax = self.bounds
+        ideal = self.ideal()
+        stats = {"distinct_lambdas": int(red.dim), "oriented": int(np.count_nonzero(orient)), "lower_bound": ideal}
+        scalar_oriented = red.dim == 1 and orient[0] != 0
+        if solver == "dp" and not scalar_oriented:
+            raise DistillPlanError("solver", "the O(T^3) DP is exact only for a scalar λ whose plans all lie on one "
+                                             "side of the surrogate (e.g. every teacher step contracts); use auto or "
+                                             "pareto")
+        if scalar_oriented:
+            tables = tmin if orient[0] > 0 else tmax
+            return self._result(self.evaluate(tables.plan(0)), "dp", ideal, exact=True, stats=stats)
+        if relaxed is None and np.all(orient != 0):
+            # Ideal point: if one coordinate's own optimal plan is optimal for all, it is certified.
+            plans = {}
+            for i in range(red.dim):
+                p = (tmin if orient[i] > 0 else tmax).plan(i)
+                plans.setdefault(p.to_text(), p)
+            best = min((self.evaluate(p) for p in plans.values()), key=lambda ev: ev.w2)
+            if best.w2 <= ideal * (1 + CERTIFY_RTOL) + 1e-300:
+                return self._result(best, "ideal-point", ideal, exact=True, stats=stats)
+        out = pareto_dp(red, self.model, orient, c, cap=self.cap)
+        ev = self.evaluate(out.plan)
+        if out.approximate:  # approximate pruning may lose a plan a simpler rule finds
+            ev = min([ev, *(self.evaluate(p) for p in _incumbents(self.T, None, orient, tmin, tmax))],
+                     key=lambda e: e.w2)
+        stats.update(candidates=out.candidates, log_bound=out.delta)
+        bound = ideal
+        if out.approximate:  # W2(found) − W2(optimal) ≤ (e^δ − 1)·max root norm: a lower bound too
+            bound = max(bound, ev.w2 - float(np.expm1(out.delta) * np.sqrt(np.sum(c * self.r2T * hi**2))))
+        result = self._result(ev, "pareto", bound, exact=not out.approximate, stats=stats)
+        return result if relaxed is None else self._better(result, relaxed)
+
+    def _relaxed(self) -> PlannerResult:
+        start = min((build(self.T) for build in STRATEGIES.values()),
+                    key=lambda p: evaluate_plan(p, self.teacher, self.model, self.c).w2)
+        out = relaxed_plan(self.teacher, self.model, self.c, start=start, rtol=CERTIFY_RTOL)
+        stats = {"distinct_lambdas": int(self.teacher.dim), "lower_bound": out.lower_bound,
+                 "iterations": out.iterations}
+        return self._result(self.evaluate(out.plan), "relaxed", out.lower_bound, exact=False, stats=stats)
+
+    # -- stage budgets and the front -----------------------------------------------------------
+    def staged(self, max_stages: int | None, front: bool, solver: str) -> PlannerResult:
+        """Best plan per stage budget k from one stage-indexed computation; the answer is row ``max_stages``
+        (or the unconstrained optimum when only the front is asked for)."""
+        red, c, P = self.teacher, self.c, self.P
+        unconstrained = self.unconstrained("auto" if solver == "relaxed" else solver)
+        K = self.T - 1 if max_stages is None else max_stages
+        lo, hi, orient, _, _ = self.bounds
+        if red.dim == 1 and orient[0] != 0 and solver in ("auto", "dp"):
+            check_stage_front(self.T, K)
+            st = oriented_stage_tables(red, self.model, float(orient[0]), K)
+            per_k = {k: (float(np.sqrt(c[0] * self.r2T[0]) * abs(st.root[k] - P[0])), st.plan(k))
+                     for k in range(1, K + 1) if np.isfinite(st.root[k])}
+            exact, solver_name, log_bound = True, "dp", 0.0
+        else:
+            out = pareto_dp(red, self.model, orient, c, cap=self.cap, front=True)
+            per_k = {k: v for k, v in out.front.items() if k <= K}
+            exact, solver_name, log_bound = not out.approximate, "pareto", out.delta
+        rows = _cumulative(per_k, self.evaluate, unconstrained)
+        if max_stages is None:
+            chosen = unconstrained
+        else:
+            row = rows[-1]
+            # The optimum under a budget is at least the unconstrained optimum's lower bound.
+            bound = row.w2 if exact else max(self.ideal(), unconstrained.lower_bound,
+                                              row.w2 - float(np.expm1(log_bound) * np.sqrt(np.sum(c * self.r2T * hi**2))))
+            chosen = self._result(self.evaluate(row.plan), solver_name, bound, exact=exact,
+                                  stats=dict(unconstrained.stats))
+        return replace(chosen, front=tuple(rows) if front else ())
+
+    # -- results ---------------------------------------------------------------------------------
+    def _result(self, ev, solver: str, bound: float, *, exact: bool, stats: dict) -> PlannerResult:
+        """A result with its certificate: exact, or certified when the bound meets W2, else the gap and a note."""
+        bound = min(max(bound, 0.0), ev.w2)
+        certified = exact or ev.w2 - bound <= CERTIFY_RTOL * ev.w2
+        gap = 0.0 if certified else ev.w2 - bound
+        return PlannerResult(ev, solver, certified, gap, (), stats, bound if not exact else ev.w2,
+                             self._note(ev, solver, certified, bound))
+
+    def _note(self, ev, solver: str, certified: bool, bound: float) -> str:
+        floor = _rounding_floor(self.teacher, self.c)
+        precision = f"W2 is computed to ±{floor:.1e} (float64 rounding of a {self.T}-fold product)"
+        if certified:
+            how = {"dp": "exact DP", "ideal-point": "ideal point", "pareto": "exact Pareto DP",
+                   "relaxed": "relaxation bound", "exhaustive": "exhaustive enumeration"}.get(solver, solver)
+            return f"certified optimal ({how}); {precision}"
+        if bound <= floor:
+            lo, hi, orient, _, _ = self.bounds
+            mixed = int(np.count_nonzero(orient == 0))
+            return (f"no positive lower bound: for {mixed} of {self.teacher.dim} distinct λ the plans' root values "
+                    f"range over an interval that contains the surrogate P* (plans above and below it), so no "
+                    f"relaxation separates the optimum from 0; the plan is the best the {solver} planner found, "
+                    f"within {ev.w2:.2e} of the optimum at most; {precision}")
+        text = (f"best found by the {solver} planner; the optimum is at least {bound:.4e}, so this W2 is within "
+                f"{ev.w2 - bound:.2e} ({100 * (ev.w2 - bound) / ev.w2:.3g}%) of it; {precision}")
+        d = self.teacher.dim
+        if solver == "relaxed" and d <= MAX_DISTINCT_VARIANCES and (self.T + 1) ** 2 * d <= MAX_DP_ENTRIES:
+            text += f"; the exact Pareto DP (solver pareto) would take about {_pareto_seconds(self.T, d):.0f} s"
+        return text
+
+    def _better(self, a: PlannerResult, b: PlannerResult) -> PlannerResult:
+        """The lower-W2 result, certified by the better of the two lower bounds."""
+        best = a if a.w2 <= b.w2 else b
+        return self._result(best.evaluation, best.solver, max(a.lower_bound, b.lower_bound), exact=best.certified
+                            and best.gap_bound == 0.0 and best.lower_bound == best.w2, stats=best.stats)
+
+
+def _rounding_floor(teacher: LinearTeacher, c: np.ndarray) -> float:
+    """Absolute float64 rounding of W2 = ‖r_T (M − P*)‖: each of the ≤ 2T multiplications along a plan
+    rounds M by ε relative, so about 8·T·ε·‖r_T P*‖."""
+    scale = float(np.sqrt(np.sum(c * teacher.r2[-1] * teacher.surrogate() ** 2)))
+    return 8 * teacher.steps * float(np.finfo(np.float64).eps) * scale
 
 
 def _incumbents(T: int, max_stages, orient, tmin, tmax) -> list[Plan]:
@@ -205,15 +358,21 @@ def _incumbents(T: int, max_stages, orient, tmin, tmax) -> list[Plan]:
     return [p for p in plans if max_stages is None or p.stages <= max_stages]
 
 
-def _cumulative(per_k: dict[int, float], plan_of, evaluate) -> list[FrontPoint]:
-    """Best W2 with at most k stages for every k (a non-increasing front), re-evaluated on the full Λ."""
+def _cumulative(per_k: dict[int, tuple[float, Plan]], evaluate, unconstrained: PlannerResult) -> list[FrontPoint]:
+    """Best W2 with at most k stages for every k = 1..max(per_k): a non-increasing front, re-evaluated on the
+    full Λ; the unconstrained optimum counts from its own stage count on."""
     pts: list[FrontPoint] = []
-    best = None
-    for k in sorted(per_k):
-        if best is None or per_k[k] < best[0]:
-            ev = evaluate(plan_of(k))
-            best = (per_k[k], ev.w2, ev.plan)
-        pts.append(FrontPoint(k, best[1], best[2]))
+    best: tuple[float, Plan] | None = None
+    for k in range(1, max(per_k, default=0) + 1):
+        options = [per_k[k]] if k in per_k else []
+        if unconstrained.plan.stages <= k:
+            options.append((unconstrained.w2, unconstrained.plan))
+        for w2, plan in options:
+            ev = evaluate(plan)
+            if best is None or ev.w2 < best[0]:
+                best = (ev.w2, ev.plan)
+        if best is not None:
+            pts.append(FrontPoint(k, best[0], best[1]))
     return pts
 
 
