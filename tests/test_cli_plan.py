@@ -148,3 +148,21 @@ def test_alpha_file_schedule(tmp_path, capsys):
     assert code == 2 and err.startswith("error: alphas:") and "non-increasing" in err
     code, _, err = run(["plan", "--schedule", str(good), "--steps", "5"], capsys)
     assert code == 2 and err.startswith("error: steps:")
+
+
+def test_a_T_1024_json_report_reads_back_and_re_evaluates_to_the_same_w2(tmp_path, capsys):
+    code, out, _ = run(["plan", "--lam", "0.5", "--steps", "1024", "--json"], capsys)
+    assert code == 0 and sys.getrecursionlimit() <= 1000
+    report = tmp_path / "report.json"
+    report.write_text(out)
+    with report.open() as fh:
+        doc = json.load(fh)
+    optimal = doc["strategies"]["optimal"]
+    assert optimal["stages"] == 1023  # the boot chain: 1023 merges deep in the bracket form
+    alone = tmp_path / "optimal.json"
+    alone.write_text(json.dumps({"steps": 1024, "merges": optimal["merges"]}))
+    for source in (report, alone):
+        code, out, _ = run(["plan", "--lam", "0.5", "--steps", "1024", "--plan", str(source), "--json"], capsys)
+        assert code == 0
+        custom = json.loads(out)["strategies"]["custom"]
+        assert custom["w2"] == optimal["w2"] and custom["merges"] == optimal["merges"]

@@ -1,11 +1,14 @@
 import json
+import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distillplan import DistillPlanError
-from distillplan.linear import Plan, boot, count_plans, enumerate_plans
+from distillplan import DistillPlanError, VPSchedule
+from distillplan.linear import (LinearTeacher, MergeModel, Plan, boot, consistency, count_plans, enumerate_plans,
+                                evaluate_plan, node_values, progressive)
 
 
 @pytest.mark.parametrize("T, n", [(2, 1), (3, 3), (4, 11), (5, 45), (6, 197), (7, 903), (8, 4279)])
@@ -63,7 +66,25 @@ def test_arc_diagram_writes(tmp_path):
     assert path.stat().st_size > 5000
 
 
-def test_deep_plans_are_fine():
-    p = boot(1024)
-    assert p.stages == 1023 and p.depth == 1023
+@pytest.mark.parametrize("build", [boot, consistency, progressive], ids=lambda f: f.__name__)
+def test_plans_at_T_4096_need_no_recursion(build):
+    """Built, evaluated, written and read back under Python's default recursion limit."""
+    assert sys.getrecursionlimit() <= 1000
+    p = build(4096)
+    assert p.stages == 4095 and p.start == 4096 and p.end == 0
     assert Plan.parse(p.to_text()) == p
+    doc = json.loads(p.to_json())
+    assert Plan.from_merges(doc["merges"], 4096) == p
+    assert Plan.from_json(p.to_json()) == p
+    for merge in doc["merges"]:
+        assert len(merge) >= 3 and all(a > b for a, b in zip(merge, merge[1:]))
+    teacher = LinearTeacher(VPSchedule.cosine(4096), [0.5, 2.0])
+    assert np.isfinite(evaluate_plan(p, teacher, MergeModel(6.4)).w2)
+    assert len(node_values(p, teacher, MergeModel(6.4))) == p.stages
+
+
+def test_merges_are_in_training_order():
+    """Children before parents: every merge's inner boundaries were produced by earlier merges or are leaves."""
+    p = Plan.parse("[[4,3],[2,1]]")
+    assert p.merges() == [[4, 3, 2], [2, 1, 0], [4, 2, 0]]
+    assert Plan.from_merges(p.merges()) == p

@@ -100,15 +100,29 @@ def plan(lam, variances, steps, budget, schedule, init, rate, solver, max_stages
 
 
 def _read_plan(text: str, steps: int) -> Plan:
-    """A plan from bracket text or from a .json file ({"plan": [...]} or bare nested lists)."""
+    """A plan from bracket text or from a .json file: ``{"merges": [...]}``, ``{"plan": ...}``, the output of
+    ``plan --json`` (its optimal plan), or bare nested lists."""
     if not text.lstrip().startswith("[") and Path(text).suffix.lower() == ".json":
         path = check_input_file("plan", text)
         try:
             raw = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise DistillPlanError("plan", f"cannot read {path.name} as UTF-8 text ({type(exc).__name__})") from None
-        return (Plan.from_json(raw) if raw.lstrip().startswith("{") else Plan.parse(raw.strip())).validate_steps(steps)
+        if not raw.lstrip().startswith("{"):
+            return Plan.parse(raw.strip()).validate_steps(steps)
+        return Plan.from_json(_optimal_of_report(raw)).validate_steps(steps)
     return Plan.parse(text, steps)
+
+
+def _optimal_of_report(raw: str) -> str:
+    """The optimal plan's entry when ``raw`` is a ``plan --json`` report; otherwise ``raw`` unchanged."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw  # Plan.from_json names the problem
+    strategies = doc.get("strategies") if isinstance(doc, dict) else None
+    entry = strategies.get("optimal") if isinstance(strategies, dict) else None
+    return json.dumps(entry) if isinstance(entry, dict) and "merges" in entry else raw
 
 
 def _print_human(cmp: Comparison, lam: np.ndarray, steps, budget, schedule, model_name, variances, front,

@@ -3,7 +3,8 @@
 Pipeline (every number is computed, nothing is looked up):
 
 1. centre the latents; λ_i = per-coordinate variance (the diagonal Λ of paper 1) and the
-   eigenvalues of the full covariance (how far from diagonal the data is);
+   eigenvalues of the full covariance (how far from diagonal the data is; from the same ≤ 4000 rows
+   the mixture is fitted to);
 2. the optimal merge plan for Λ with every canonical strategy's predicted W2 (paper 1);
 3. an isotropic Gaussian mixture fitted to the latents (BIC) under the OU process, its stability
    coordinate A(t) and the stability-balanced grid next to a uniform one (paper 2);
@@ -104,12 +105,12 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
     if on_start is not None:
         on_start(T, lam, relaxed)
 
-    eig = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])))[::-1]
     cmp = compare_strategies(LinearTeacher(sched, lam), model, max_stages=max_stages)
     opt = cmp.optimal
 
     rng = np.random.default_rng(seed)
     fit_rows = x if x.shape[0] <= _FIT_ROWS else x[rng.choice(x.shape[0], _FIT_ROWS, replace=False)]
+    eig = covariance_spectrum(fit_rows)
     mixture = fit_isotropic_mixture(fit_rows, components=components, seed=seed)
     grids = {"stability": stability_grid(mixture, process, n_seg), "uniform": uniform_grid(n_seg, process.horizon)}
     shares = {k: segment_stability(g, mixture, process) for k, g in grids.items()}
@@ -142,6 +143,13 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
 
     build_report(out, title="distillplan recommendation")
     return doc
+
+
+def covariance_spectrum(x: np.ndarray) -> np.ndarray:
+    """Eigenvalues of the sample covariance of the centred rows ``x``, largest first: the squared singular
+    values s_k² / (n − 1) (the min(n, d) nonzero ones), O(n·d·min(n, d)) without forming the d × d matrix."""
+    s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    return s**2 / max(x.shape[0] - 1, 1)
 
 
 def _write_tables(out: Path, cmp, grids, shares, lam) -> None:

@@ -47,10 +47,11 @@ _PILE = 4_000_000  # values held before an intermediate prune
 def default_cap(steps: int, dim: int, work: float = 2.5e7) -> int:
     """Candidates kept per interval so that the DP does about ``work`` element operations.
 
-    Never below 2048, so problems up to T = 7 are always solved without approximation.
+    Never below 8192 for T ≤ 8 (T = 8 has 4279 plans in all), so such problems are always solved without
+    approximation.
     """
     triples = max(steps**3 / 6.0, 1.0)
-    return int(max(2048 if steps <= 7 else 16, min(4096, np.sqrt(work / (triples * dim)))))
+    return int(max(8192 if steps <= 8 else 16, min(4096, np.sqrt(work / (triples * dim)))))
 
 
 @dataclass

@@ -294,7 +294,7 @@ class _Problem:
             out = pareto_dp(red, self.model, orient, c, cap=self.cap, front=True)
             per_k = {k: v for k, v in out.front.items() if k <= K}
             exact, solver_name, log_bound = not out.approximate, "pareto", out.delta
-        rows = _cumulative(per_k, self.evaluate, unconstrained)
+        rows = _cumulative(per_k, self.evaluate, unconstrained, K)
         if max_stages is None:
             chosen = unconstrained
         else:
@@ -358,12 +358,14 @@ def _incumbents(T: int, max_stages, orient, tmin, tmax) -> list[Plan]:
     return [p for p in plans if max_stages is None or p.stages <= max_stages]
 
 
-def _cumulative(per_k: dict[int, tuple[float, Plan]], evaluate, unconstrained: PlannerResult) -> list[FrontPoint]:
-    """Best W2 with at most k stages for every k = 1..max(per_k): a non-increasing front, re-evaluated on the
-    full Λ; the unconstrained optimum counts from its own stage count on."""
+def _cumulative(per_k: dict[int, tuple[float, Plan]], evaluate, unconstrained: PlannerResult,
+                K: int) -> list[FrontPoint]:
+    """Best W2 with at most k stages for every k = 1..K: a non-increasing front, re-evaluated on the full Λ;
+    the unconstrained optimum counts from its own stage count on (a k missing from ``per_k`` was dominated
+    by fewer stages)."""
     pts: list[FrontPoint] = []
     best: tuple[float, Plan] | None = None
-    for k in range(1, max(per_k, default=0) + 1):
+    for k in range(1, K + 1):
         options = [per_k[k]] if k in per_k else []
         if unconstrained.plan.stages <= k:
             options.append((unconstrained.w2, unconstrained.plan))
