@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from distillplan.linear import Plan
+
 from distillplan.cli import main
 
 
@@ -21,7 +23,10 @@ def test_recommend_writes_everything(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "plan (T = 8" in text and "stability grid" in text
     doc = json.loads((out / "recommendation.json").read_text())
-    assert doc["data"]["dim"] == 6 and doc["plan"]["recommended"]
+    assert doc["data"]["dim"] == 6
+    recommended = Plan.from_merges(doc["plan"]["recommended"]["merges"], 8)
+    assert recommended == Plan.parse(doc["plan"]["recommended"]["plan"], 8)
+    assert recommended == Plan.from_merges(doc["plan"]["strategies"]["optimal"]["merges"], 8)
     grid = doc["grid"]["stability"]
     assert grid[0] == 1.0 and grid[-1] == 0.0 and len(grid) == 5
     np.testing.assert_allclose(doc["grid"]["segment_A"]["stability"], doc["grid"]["A_total"] / 4, rtol=1e-8)

@@ -25,7 +25,7 @@ from ..errors import DistillPlanError, check_int_at_least, check_int_range, chec
 from ..export import export_document, from_ou_grid, from_vp_indices, plan_boundaries
 from ..io import check_output_dir
 from ..linear import LinearTeacher, MergeModel, check_steps, check_variances
-from ..linear.compare import compare_strategies
+from ..linear.compare import compare_strategies, plan_json
 from ..linear.planners import check_planner_size, check_stage_front, uses_relaxed
 from ..mixture import OUProcess, segment_stability, stability_grid, uniform_grid
 from ..mixture.data import MAX_COMPONENTS, check_samples, fit_isotropic_mixture
@@ -122,7 +122,7 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
                  "lambda_min": float(lam.min()), "lambda_median": float(np.median(lam)), "lambda_max": float(lam.max()),
                  "top_eigenvalue_over_top_lambda": float(eig[0] / lam.max())},
         "plan": {"steps": T, "budget": model.budget, "schedule": schedule, "model": model.name,
-                 "strategies": cmp.to_dict(), "recommended": opt.plan.to_text(),
+                 "strategies": cmp.to_dict(), "recommended": plan_json(opt.plan),
                  "equals": cmp.equals, "best_canonical": cmp.best_canonical()},
         "grid": {"beta": process.beta, "horizon": process.horizon, "segments": n_seg,
                  "mixture": {"components": mixture.components, "sigma0": mixture.sigma0,
