@@ -148,7 +148,8 @@ def _print_human(cmp: Comparison, lam: np.ndarray, steps, budget, schedule, mode
     console.print(table)
     best = cmp.best_canonical()
     ratio = cmp.strategies[best].w2 / opt.w2 if opt.w2 > 0 else float("inf")
-    same = f"equals {cmp.equals}" if cmp.equals else f"non-canonical; {ratio:.3g}x better than {best}"
+    better = f"{ratio:.3g}x better than" if ratio >= 1.1 else f"{100 * (1 - 1 / ratio):.2g}% lower W2 than"
+    same = f"equals {cmp.equals}" if cmp.equals else f"non-canonical; {better} {best}"
     console.print(f"optimal plan ({same}; solver {opt.solver}):")
     console.print(opt.note)
     console.print(opt.plan.to_text())

@@ -19,7 +19,8 @@ from .relaxed import relaxed_plan, supports
 from .result import FrontPoint, PlannerResult
 
 __all__ = ["optimal_plan", "coordinate_bounds", "SOLVERS", "MAX_DISTINCT_VARIANCES", "MAX_DP_ENTRIES",
-           "MAX_RELAXED_ENTRIES", "CERTIFY_RTOL", "PARETO_FALLBACK_SECONDS", "check_planner_size", "planner_seconds", "uses_relaxed"]
+           "MAX_RELAXED_ENTRIES", "CERTIFY_RTOL", "PARETO_FALLBACK_SECONDS", "PARETO_FALLBACK_GAP", "check_planner_size",
+           "planner_seconds", "uses_relaxed"]
 
 SOLVERS = ("auto", "dp", "relaxed", "pareto", "exhaustive")
 
@@ -51,8 +52,11 @@ _PARETO_PER_CUBE = ((30, 2.2e-5), (100, 1.8e-4), (300, 3.0e-3))
 _PARETO_WINDOW_TOP = 1.75
 _RELAXED_PER_CUBE = 2.5e-9
 PARETO_FALLBACK_SECONDS = 120.0
-"""The auto solver follows an uncertified relaxed plan with the Pareto DP only when that is estimated to take
-at most this long (and its tables fit); otherwise it returns the relaxed plan with its gap."""
+PARETO_FALLBACK_GAP = 1e-6
+"""The auto solver follows an uncertified relaxed plan with the Pareto DP only when the relaxed gap exceeds
+this fraction of W2 and the Pareto DP is estimated to take at most :data:`PARETO_FALLBACK_SECONDS` (and its
+tables fit); otherwise it returns the relaxed plan with its gap (at that size the Pareto DP prunes
+approximately too, so it rarely certifies a smaller gap)."""
 
 
 def uses_relaxed(distinct: int, model: MergeModel, max_stages: int | None = None, front: bool = False,
@@ -157,8 +161,9 @@ def optimal_plan(teacher: LinearTeacher, model: MergeModel | None = None, *, wei
     * ``solver='auto'``: ``dp`` (the exact O(T³) oriented DP) for a scalar λ whose orientation is known —
       always the case when every teacher step contracts; for diagonal Λ under the warm start the
       ``relaxed`` planner (:mod:`.relaxed`: thousands of λ_i, certified when its bound meets the plan),
-      then, when it leaves the plan uncertified and the Pareto DP fits (at most :data:`MAX_DISTINCT_VARIANCES`
-      λ_i, estimated under :data:`PARETO_FALLBACK_SECONDS`), the Pareto DP; otherwise
+      then, when it leaves a gap above :data:`PARETO_FALLBACK_GAP` and the Pareto DP fits (at most
+      :data:`MAX_DISTINCT_VARIANCES` λ_i, estimated under :data:`PARETO_FALLBACK_SECONDS`), the Pareto DP;
+      otherwise
       the Pareto DP (``pareto``), certified when exact.
     * ``max_stages``: best plan with at most that many stages (a budget of T − 1 or more cannot bind and is
       ignored); ``front``: also the best W2 for every stage budget 1..K (``result.front``). Both come from
@@ -231,7 +236,8 @@ class _Problem:
         relaxed = None
         if red.dim > 1 and supports(self.model) and solver in ("auto", "relaxed"):
             relaxed = self._relaxed()
-            if relaxed.certified or solver == "relaxed" or not _pareto_affordable(self.T, red.dim):
+            if (relaxed.certified or solver == "relaxed" or relaxed.gap_bound <= PARETO_FALLBACK_GAP * relaxed.w2
+                    or not _pareto_affordable(self.T, red.dim)):
                 return relaxed
         elif solver == "relaxed":
             raise DistillPlanError("solver", "the relaxed planner needs several distinct λ_i and the warm-start "
@@ -333,7 +339,7 @@ class _Problem:
                 f"{ev.w2 - bound:.2e} ({100 * (ev.w2 - bound) / ev.w2:.3g}%) of it; {precision}")
         d = self.teacher.dim
         if solver == "relaxed" and d <= MAX_DISTINCT_VARIANCES and (self.T + 1) ** 2 * d <= MAX_DP_ENTRIES:
-            text += f"; the exact Pareto DP (solver pareto) would take about {_pareto_seconds(self.T, d):.0f} s"
+            text += f"; the Pareto DP (solver pareto) would take about {_pareto_seconds(self.T, d):.0f} s"
         return text
 
     def _better(self, a: PlannerResult, b: PlannerResult) -> PlannerResult:
