@@ -8,7 +8,7 @@ import click
 
 from ..errors import SEED_MAX
 from ..linear import LAM_RANGE, MAX_STEPS
-from ..linear.planners import MAX_DISTINCT_VARIANCES, MAX_DP_ENTRIES
+from ..linear.planners import MAX_DISTINCT_VARIANCES, MAX_DP_ENTRIES, MAX_RELAXED_ENTRIES
 from ..mixture.data import MAX_COMPONENTS
 from ..mixture.grids import MAX_SEGMENTS
 from ..mixture.model import BETA_HORIZON_RANGE, BETA_RANGE, HORIZON_RANGE
@@ -19,10 +19,10 @@ _BT = f"beta * horizon in [{BETA_HORIZON_RANGE[0]:g}, {BETA_HORIZON_RANGE[1]:g}]
 
 @click.command()
 @click.option("--data", "data", required=True,
-              help="Latents file (.npy/.txt/.csv, shape (n, d): n >= 10, at most "
-                   f"{MAX_DISTINCT_VARIANCES} distinct coordinate variances and (T+1)² × distinct <= "
-                   f"{MAX_DP_ENTRIES}, each in [{LAM_RANGE[0]:g}, {LAM_RANGE[1]:g}]) or an image data set to "
-                   "encode with the VAE "
+              help="Latents file (.npy/.txt/.csv, shape (n, d): n >= 10, coordinate variances in "
+                   f"[{LAM_RANGE[0]:g}, {LAM_RANGE[1]:g}]; T(T+1)/2 × distinct variances <= {MAX_RELAXED_ENTRIES:.3g}, "
+                   f"and with --max-stages at most {MAX_DISTINCT_VARIANCES} distinct and (T+1)² × distinct <= "
+                   f"{MAX_DP_ENTRIES:.3g}) or an image data set to encode with the VAE "
                    "(digits, patches, folder:PATH, npy:PATH, celeba:ROOT).")
 @click.option("--steps", "-T", type=int, default=32, show_default=True, help=f"Teacher steps T in 2..{MAX_STEPS}.")
 @click.option("--budget", "-s", type=float, default=6.4, show_default=True,
