@@ -59,7 +59,7 @@ class MixtureField(VelocityField):
 
     def exact_jacobian_norm(self, x: torch.Tensor, t: float) -> torch.Tensor:
         """``||J_v(x, t)||₂`` per row, shape ``(n,)``: J is symmetric, so the largest |eigenvalue| of the
-        closed form ``−β[(1 − 1/s_t²) I + Cov_γ(m)/s_t⁴]``."""
+        closed form ``−β[(1 − 1/s_t²) I + Cov_γ(m)/s_t⁴]`` (float64 numpy, n·d² memory)."""
         t = self.process.check_times(t)
         jac = velocity_jacobian(x.detach().cpu().to(torch.float64).numpy(), self.mixture, self.ou, t)
         norms = np.abs(np.linalg.eigvalsh(jac)).max(axis=-1)

@@ -75,7 +75,8 @@ class NetworkField(VelocityField):
                "shape": list(self.shape), "dtype": str(self.dtype).removeprefix("torch.")}
         if self.content_hash is not None:
             out["content_hash"] = self.content_hash
-        out.update(self.details)
+        for key, value in self.details.items():  # extra facts of the source never replace the core ones
+            out.setdefault(key, value)
         return out
 
 
