@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: bad input becomes one line on stderr and exit status 2."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
+        # torch warns about its own internals on first use of forward-mode autodiff: not the user's business
+        warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=DeprecationWarning)
         try:
             cli.main(args=argv, prog_name="distillplan", standalone_mode=False)
         except DistillPlanError as exc:

@@ -75,6 +75,7 @@ def test_config_round_trip(process):
 @pytest.mark.parametrize("bad, argument", [
     ({"process": "ddpm"}, "process"), ("edm", "process"), ({"process": "edm", "t_min": 5, "horizon": 1}, "horizon"),
     ({"process": "ou", "beta": -1}, "beta"), ({"process": "edm", "sigma": 1}, "process"),
+    ({"process": "discrete-vp"}, "process"), ({"process": "discrete-vp", "alphas_bar": "x"}, "alphas_bar"),
 ])
 def test_bad_configs_name_the_argument(bad, argument):
     with pytest.raises(DistillPlanError) as err:

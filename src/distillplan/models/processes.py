@@ -341,7 +341,9 @@ def make_process(config: dict) -> NoiseProcess:
         raise DistillPlanError("process", f"unknown process {name!r}; choose from {list(PROCESSES)}")
     kind = config["process"]
     if kind == "discrete-vp":
-        return DiscreteVP(np.asarray(config["alphas_bar"], dtype=np.float64), config.get("schedule", "custom"))
+        if "alphas_bar" not in config:
+            raise DistillPlanError("process", "a discrete-vp process needs its alphas_bar table")
+        return DiscreteVP(check_finite_array("alphas_bar", config["alphas_bar"]), config.get("schedule", "custom"))
     params = {k: v for k, v in config.items() if k != "process"}
     try:
         return PROCESSES[kind](**params)
