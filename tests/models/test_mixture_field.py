@@ -85,3 +85,12 @@ def test_bad_input(field):
     with pytest.raises(DistillPlanError) as err:
         MixtureField("mixture", field.ou)
     assert err.value.argument == "mixture"
+
+
+def test_epsilon_agrees_with_the_velocity():
+    rng = np.random.default_rng(4)
+    field = MixtureField(IsotropicMixture.equal_weights(rng.normal(size=(3, 4)), 0.3), OUProcess(5.0, 1.0))
+    x = torch.tensor(rng.normal(size=(5, 4)))
+    for t in (0.05, 0.4, 1.0):
+        a, b = field.process.pf_coefficients(t)
+        torch.testing.assert_close(field.epsilon(x, t), (field.velocity(x, t) - a * x) / b, rtol=1e-10, atol=1e-12)

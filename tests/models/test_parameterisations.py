@@ -88,6 +88,7 @@ def test_network_field_is_exact_for_gaussian_data(process):
 
             field = NetworkField(net, process, kind, (2, 3), dtype=torch.float64)
             torch.testing.assert_close(field.velocity(x, float(t)), expected, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(field.epsilon(x, float(t)), outputs["epsilon"], rtol=1e-9, atol=1e-12)
             assert seen[0].shape == (4,) and float(seen[0][0]) == pytest.approx(t, rel=1e-15)
 
 

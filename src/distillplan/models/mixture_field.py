@@ -43,6 +43,18 @@ class MixtureField(VelocityField):
         self._means = torch.tensor(mixture.means, dtype=self.dtype, device=self.device)
 
     def velocity(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        pts, mean, s2 = self._posterior(x, t)
+        v = -self.ou.beta * (pts - (pts - mean) / s2)
+        return v.to(device=x.device, dtype=x.dtype)
+
+    def epsilon(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """ε̂ = −σ_t ∇log p_t(x) = σ_t (x − m̄)/s_t² (exact, also at t = 0 where the velocity's b(t) is not)."""
+        pts, mean, s2 = self._posterior(x, t)
+        sigma = float(self.process.sigma(float(t)))
+        return (sigma * (pts - mean) / s2).to(device=x.device, dtype=x.dtype)
+
+    def _posterior(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """``(x, m̄(x, t), s_t²)``: the points, the responsibility-weighted mean of the m_k(t), the variance."""
         t = self.process.check_times(t)
         if x.ndim != 2 or x.shape[1] != self.mixture.dim:
             raise DistillPlanError("x", f"must have shape (n, {self.mixture.dim}), got {tuple(x.shape)}")
@@ -53,9 +65,7 @@ class MixtureField(VelocityField):
         mc = alpha * (self._means - self._centre)  # m_k(t) − α·centre
         sq = (xc * xc).sum(1, keepdim=True) - 2.0 * xc @ mc.T + (mc * mc).sum(1)[None, :]
         gamma = torch.softmax(self._log_weights[None, :] - sq.clamp_min(0.0) / (2.0 * s2), dim=1)
-        mean = gamma @ (alpha * self._means)
-        v = -self.ou.beta * (pts - (pts - mean) / s2)
-        return v.to(device=x.device, dtype=x.dtype)
+        return pts, gamma @ (alpha * self._means), s2
 
     def exact_jacobian_norm(self, x: torch.Tensor, t: float) -> torch.Tensor:
         """``||J_v(x, t)||₂`` per row, shape ``(n,)``: J is symmetric, so the largest |eigenvalue| of the

@@ -16,7 +16,7 @@ import torch
 from ..errors import DistillPlanError
 from ..nn.runtime import resolve_device
 from .field import VelocityField
-from .parameterisations import check_parameterisation, to_velocity
+from .parameterisations import check_parameterisation, to_epsilon, to_velocity
 from .processes import PROCESSES, DiscreteVP, NoiseProcess, make_process
 
 __all__ = ["NetworkField", "as_process", "check_shape", "check_dtype", "module_hash", "files_hash", "HASH_CHARS"]
@@ -58,6 +58,17 @@ class NetworkField(VelocityField):
         self._time_dtype = torch.promote_types(self.dtype, torch.float32)
 
     def velocity(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        t, xin, out = self._output(x, t)
+        v = to_velocity(out, xin, t, self.process, self.parameterisation)
+        return v.to(device=x.device, dtype=x.dtype)
+
+    def epsilon(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """ε̂(x, t) straight from the output (the samplers' input; exact where the velocity's b(t) is not)."""
+        t, xin, out = self._output(x, t)
+        return to_epsilon(out, xin, t, self.process, self.parameterisation).to(device=x.device, dtype=x.dtype)
+
+    def _output(self, x: torch.Tensor, t: float) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """``(t, x in the net's dtype and device, the net's output)``, shape-checked."""
         t = self.process.check_times(t)
         xin = x.to(device=self.device, dtype=self.dtype)
         t_net = float(t) if self.network_time is None else float(self.network_time(t))
@@ -67,8 +78,7 @@ class NetworkField(VelocityField):
         if out.shape != xin.shape:
             raise DistillPlanError("model", f"{self.source} returned shape {tuple(out.shape)} for input "
                                             f"{tuple(xin.shape)}")
-        v = to_velocity(out.to(self.dtype), xin, t, self.process, self.parameterisation)
-        return v.to(device=x.device, dtype=x.dtype)
+        return t, xin, out.to(self.dtype)
 
     def describe(self) -> dict:
         out = {"source": self.source, "parameterisation": self.parameterisation, "process": self.process.config(),

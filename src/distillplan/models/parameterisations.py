@@ -23,7 +23,7 @@ import torch
 from ..errors import DistillPlanError
 from .processes import NoiseProcess
 
-__all__ = ["PARAMETERISATIONS", "check_parameterisation", "to_velocity", "from_velocity"]
+__all__ = ["PARAMETERISATIONS", "check_parameterisation", "to_velocity", "to_epsilon", "from_velocity"]
 
 PARAMETERISATIONS = ("epsilon", "x0", "v", "score", "velocity")
 
@@ -45,18 +45,27 @@ def to_velocity(out: torch.Tensor, x: torch.Tensor, t: float, process: NoiseProc
     check_parameterisation(parameterisation, process)
     if parameterisation == "velocity":
         return out
-    alpha, sigma, a, b = _coefficients(process, t)
-    if parameterisation == "epsilon":
-        eps = out
-    elif parameterisation == "x0":
-        _nonzero(sigma, "σ", parameterisation, process, t)
-        eps = (x - alpha * out) / sigma
-    elif parameterisation == "v":
-        eps = alpha * out + sigma * x
-    else:  # score
-        eps = -sigma * out
+    eps = to_epsilon(out, x, t, process, parameterisation)
+    _, _, a, b = _coefficients(process, t)
     _finite(a, b, parameterisation, process, t)
     return a * x + b * eps
+
+
+def to_epsilon(out: torch.Tensor, x: torch.Tensor, t: float, process: NoiseProcess,
+               parameterisation: str) -> torch.Tensor:
+    """ε̂ from the network output ``out`` at ``(x, t)`` (module docstring; velocity: ε̂ = (v − a x)/b)."""
+    check_parameterisation(parameterisation, process)
+    if parameterisation == "velocity":
+        return from_velocity(out, x, t, process, "epsilon")
+    alpha, sigma, _, _ = _coefficients(process, t)
+    if parameterisation == "epsilon":
+        return out
+    if parameterisation == "x0":
+        _nonzero(sigma, "σ", parameterisation, process, t)
+        return (x - alpha * out) / sigma
+    if parameterisation == "v":
+        return alpha * out + sigma * x
+    return -sigma * out  # score
 
 
 def from_velocity(v: torch.Tensor, x: torch.Tensor, t: float, process: NoiseProcess,
