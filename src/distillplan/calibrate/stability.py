@@ -18,8 +18,8 @@ of ``Â_i(t_j)`` over trajectories at the M points, interpolated by PCHIP in ``z
 **Grid.** ``n`` segments with equal shares: ``Â(t_k) = (n − k)/n · Â(horizon)``, k = 0..n, found by
 bisection (to float64 resolution) on the same piecewise polynomial, mapped back to t by the coordinate.
 
-**Bootstrap.** ``B`` resamples of the N trajectories with replacement (seeded stream ``("probe", seed,
-"calibrate-bootstrap")``) repeat the aggregate and the grid; the band is the 5 % and 95 % quantiles over
+**Bootstrap.** ``B`` resamples of the N trajectories with replacement (seeded stream ``("resample", seed,
+"calibrate")``) repeat the aggregate and the grid; the band is the 5 % and 95 % quantiles over
 resamples of ``Â`` at each profile time and of each grid time.
 """
 
@@ -146,7 +146,7 @@ def bootstrap_bands(stability: TrajectoryStability, segments: int, quantile: flo
     the :data:`BAND` quantiles over ``resamples`` bootstrap resamples of the trajectories."""
     segments = check_int_range("segments", segments, 1, 10**7)
     resamples = check_int_range("resamples", resamples, 1, 10**6)
-    rng = numpy_generator("probe", check_seed("seed", seed), "calibrate-bootstrap")
+    rng = numpy_generator("resample", check_seed("seed", seed), "calibrate")
     n, m = stability.A.shape
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)  # (B, N)
     ascending = stability.A[:, ::-1]

@@ -31,6 +31,7 @@ PURPOSES = {
     "local-eval": "per-segment evaluation samples",
     "probe": "test points of a measurement (Jacobians, affine fits, branch counts)",
     "noise": "starting noise of samplers compared on the same draws",
+    "resample": "bootstrap resamples of measured quantities",
 }
 """Stream purposes and what each draws."""
 
