@@ -25,6 +25,7 @@ COMMANDS = {
     "export": "distillplan.commands.export:export",
     "report": "distillplan.commands.report:report",
     "recommend": "distillplan.commands.recommend:recommend",
+    "calibrate": "distillplan.commands.calibrate:calibrate",
 }
 
 

@@ -30,7 +30,7 @@ def ddpm_steps() -> np.ndarray:
 
 def ddpm_fractional() -> np.ndarray:
     """Fractional training-step times with the stability grid's log-SNR (ends at 999 and at t_min = 0)."""
-    inner = ddpm().time_of_log_snr(OUVP(5.0).log_snr(ou_times()[1:-1]))
+    inner = ddpm().time_of_log_snr(OUVP(5.0, 1.0, 0.0).log_snr(ou_times()[1:-1]))
     return np.concatenate([[ddpm().horizon], inner, [0.0]])
 
 
@@ -45,7 +45,7 @@ def process_grid(label: str):
         p = CosineVP()
         return p, p.t_min + (p.horizon - p.t_min) * u
     if label == "ou":
-        return OUVP(5.0), ou_times()
+        return OUVP(5.0, 1.0, 0.0), ou_times()
     if label == "edm":
         p = EDM()
         return p, p.t_min + (p.horizon - p.t_min) * u**3

@@ -127,7 +127,7 @@ def test_numpy_values_become_json():
 
 def test_sigma_min_terminal_needs_sigma_min():
     with pytest.raises(DistillPlanError) as err:
-        make_card([1.0, 0.5, 0.0], OUVP(5.0), what_for="x", evidence="y", model="m", parameterisation="epsilon",
+        make_card([1.0, 0.5, 0.0], OUVP(5.0, 1.0, 0.0), what_for="x", evidence="y", model="m", parameterisation="epsilon",
                   terminal="sigma_min")
     assert err.value.argument == "terminal"
     card = card_for("ou")

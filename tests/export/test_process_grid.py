@@ -28,14 +28,14 @@ def test_vp_levels_and_sigma_min(label):
 def test_sigma_min_of_each_family():
     assert from_process_grid(ddpm_steps(), ddpm()).sigma_min == pytest.approx((1e-4 / (1 - 1e-4)) ** 0.5, rel=1e-12)
     assert from_process_grid([80.0, 1.0, 0.002], EDM()).sigma_min == pytest.approx(0.002, rel=1e-12)
-    assert from_process_grid([1.0, 0.5, 0.0], OUVP(5.0)).sigma_min == 0.0
+    assert from_process_grid([1.0, 0.5, 0.0], OUVP(5.0, 1.0, 0.0)).sigma_min == 0.0
     assert from_process_grid([1.0, 0.5, 0.0], RectifiedFlow()).sigma_min == 0.0
 
 
 def test_ou_process_matches_ou_grid():
     """The same OU grid through from_process_grid and from_ou_grid gives the same exports."""
     t = ou_times()
-    a, b = from_process_grid(t, OUVP(5.0)), from_ou_grid(t, 5.0)
+    a, b = from_process_grid(t, OUVP(5.0, 1.0, 0.0)), from_ou_grid(t, 5.0)
     np.testing.assert_allclose(a.alphas, b.alphas, rtol=1e-15)
     np.testing.assert_allclose(kdiffusion_sigmas(a), kdiffusion_sigmas(b), rtol=1e-12)
     np.testing.assert_allclose(flow_matching_times(a), flow_matching_times(b), rtol=1e-12)

@@ -11,7 +11,8 @@
   also counts as converged. No test on the iterates alone is a certificate: where σ_1 and σ_2 nearly
   coincide a "converged" row can still sit up to about ``(σ_1 − σ_2)/σ_1`` low (measured on mixtures:
   ≤ 1 % with k = 8, tol = 1e-3; ≤ 2e-3 with k = 30, tol = 1e-6). Rows are independent, so one jvp/vjp on
-  the batch of N rows gives every row's product.
+  the batch of N rows gives every row's product. A model without forward-mode derivatives gets ``J u`` as
+  the vjp of its (linear) vjp instead; attention runs on the math kernel, the only one differentiable twice.
 * :func:`acceleration_norms` — ``||dv/dt||`` along the trajectories, the total derivative
   ``dv/dt = ∂v/∂x·v + ∂v/∂t``. With ``F(h) = v(x + h v(x, t), t + h)`` (the tangent line of the path),
   ``F'(0) = ∂v/∂x·v + ∂v/∂t`` exactly, so the central difference ``(F(h) − F(−h))/(2h)`` (one-sided
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ..errors import DistillPlanError, check_choice, check_int_range, check_range
 from ..models.field import VelocityField
@@ -143,15 +145,17 @@ def _power_iteration(field: VelocityField, x: torch.Tensor, t: float, start: tor
 
     view = (-1, *[1] * (x.dim() - 1))
     noise = _ROUNDING * torch.finfo(x.dtype).eps
-    # torch.func transforms ignore the outer no_grad: it only stops a graph through the model's parameters
-    with torch.no_grad():
+    # torch.func transforms ignore the outer no_grad: it only stops a graph through the model's parameters.
+    # Attention runs on the math kernel: the fused CPU kernels have no forward-mode derivative (jvp).
+    with torch.no_grad(), sdpa_kernel([SDPBackend.MATH]):
         _, pullback = torch.func.vjp(velocity, x)
         u = start / _row_norms_tensor(start).clamp_min(torch.finfo(start.dtype).tiny).view(view)
         # the bookkeeping is float64 on the CPU (N numbers; float64 is missing on some devices)
         sigma = torch.zeros(x.shape[0], dtype=torch.float64)
         change = torch.full_like(sigma, np.inf)
+        forward = _forward_product(velocity, x, pullback)
         for k in range(1, iters + 1):
-            _, ju = torch.func.jvp(velocity, (x,), (u,))
+            ju = forward(u)
             (jtju,) = pullback(ju)
             size = _row_norms_tensor(jtju)
             sigma, previous = size.cpu().to(torch.float64).sqrt(), sigma
@@ -162,6 +166,22 @@ def _power_iteration(field: VelocityField, x: torch.Tensor, t: float, start: tor
             positive = size > 0
             u = torch.where(positive.view(view), jtju / torch.where(positive, size, 1.0).view(view), u)
     return sigma.numpy(), converged.numpy(), k
+
+
+def _forward_product(velocity, x: torch.Tensor, pullback):
+    """``u ↦ J u`` at ``x``: forward mode (``torch.func.jvp``) when every op of the model has a forward-mode
+    derivative; otherwise the transpose of the linear pullback ``w ↦ Jᵀw`` (a vjp of the vjp, exact too),
+    e.g. for diffusers' UNets, whose group norms reject the strided tangents that attention produces."""
+
+    def by_jvp(u):
+        return torch.func.jvp(velocity, (x,), (u,))[1]
+
+    try:
+        by_jvp(torch.zeros_like(x))
+        return by_jvp
+    except (RuntimeError, NotImplementedError):
+        _, transpose = torch.func.vjp(lambda w: pullback(w)[0], torch.zeros_like(x))
+        return lambda u: transpose(u)[0]
 
 
 def _converged(sigma: torch.Tensor, change: torch.Tensor, before: torch.Tensor, tol: float,

@@ -236,11 +236,14 @@ class CosineVP(NoiseProcess):
 
 @dataclass(frozen=True, eq=False)
 class OUVP(NoiseProcess):
-    """The OU process of paper 2, dX = −βX dt + √(2β) dW: α = e^{−βt}, σ = √(1 − e^{−2βt})."""
+    """The OU process of paper 2, dX = −βX dt + √(2β) dW: α = e^{−βt}, σ = √(1 − e^{−2βt}).
+
+    A network's PF velocity is singular at σ = 0, so the default data-side end is σ/α = :data:`DEFAULT_SIGMA_MIN`;
+    the exact mixture (positive σ0) runs to ``t_min = 0``."""
 
     beta: float = 5.0
     horizon: float = 1.0
-    t_min: float = 0.0
+    t_min: float = -1.0  # −1: where σ/α = DEFAULT_SIGMA_MIN
     name: str = field(default="ou", init=False)
 
     def __post_init__(self) -> None:
@@ -248,6 +251,8 @@ class OUVP(NoiseProcess):
         check_range("horizon", self.horizon, 1e-6, 1e6)
         if not 1e-3 <= self.beta * self.horizon <= 300.0:
             raise DistillPlanError("horizon", f"beta * horizon must be in [0.001, 300], got {self.beta * self.horizon:g}")
+        if self.t_min == -1.0:  # σ/α = e^{βt}·σ… : t = ln(1 + κ²)/(2β)
+            object.__setattr__(self, "t_min", float(np.log1p(DEFAULT_SIGMA_MIN**2) / (2.0 * self.beta)))
         check_range("t_min", self.t_min, 0.0, self.horizon)
         self._check_span()
 
