@@ -25,6 +25,8 @@ GRID_10001 = ",".join(str(x) for x in np.linspace(1.0, 0.0, 10_001))
 DRAW_13 = ",".join(str(x) for x in range(1, 14))
 LATENTS = ["recommend", "--data", "{tmp}/latents.npy", "--out", "{tmp}/rec"]
 TINY_PLAN = ["plan", "--lam", "0.5", "--steps", "8"]
+CAL = ["calibrate", "--out", "{tmp}/cal"]
+GAUSS = ["--process", "ou", "--parameterisation", "epsilon", "--shape", "3"]
 
 CASES = [
     # -- output paths: --out / --draw with a missing or file parent, a folder, or an unsupported type
@@ -109,6 +111,65 @@ CASES = [
     (LATENTS + ["--components", "300"], "components"),
     (LATENTS + ["--max-stages", "0"], "max-stages"),
     (["recommend", "--data", "{tmp}/latents_wide.npy", "--steps", "1024", "--out", "{tmp}/rec"], "data"),
+    # -- calibrate: models that cannot load, callables that misbehave, options that contradict the model
+    (CAL + ["--model", "{tmp}/missing_dir"], "model"),
+    (CAL + ["--model", "{tmp}/latents.npy"], "model"),
+    (CAL + ["--model", "{tmp}/empty_folder"], "model"),
+    (CAL + ["--model", "{tmp}/notmodel"], "model"),
+    (CAL + ["--model", "{tmp}/model_noscheduler"], "model"),
+    (CAL + ["--model", ""], "model"),
+    (CAL + ["--model", "{tmp}/good_model", "--parameterisation", "x0"], "parameterisation"),
+    (CAL + ["--model", "{tmp}/good_model", "--process", "edm"], "process"),
+    (CAL + ["--model", "{tmp}/good_model", "--sigma0", "0.5"], "sigma0"),
+    (CAL + ["--model", "{tmp}/calls.py:wrong_shape"] + GAUSS, "model"),
+    (CAL + ["--model", "{tmp}/calls.py:nan_out"] + GAUSS, "model"),
+    (CAL + ["--model", "{tmp}/calls.py:raises"] + GAUSS, "model"),
+    (CAL + ["--model", "{tmp}/calls.py:missing_name"] + GAUSS, "model"),
+    (CAL + ["--model", "{tmp}/calls.py:not_callable"] + GAUSS, "model"),
+    (CAL + ["--model", "nosuchmodule_xyz:fn"] + GAUSS, "model"),
+    (CAL + ["--model", "{tmp}/calls.py:good", "--process", "ddpm", "--parameterisation", "epsilon", "--shape", "3"],
+     "process"),
+    (CAL + ["--model", "{tmp}/calls.py:good", "--process", "ou", "--parameterisation", "noise", "--shape", "3"],
+     "parameterisation"),
+    (CAL + ["--model", "{tmp}/calls.py:good", "--process", "edm", "--parameterisation", "v", "--shape", "3"],
+     "parameterisation"),
+    (CAL + ["--model", "{tmp}/calls.py:good", "--parameterisation", "epsilon", "--shape", "3"], "process"),
+    (CAL + ["--model", "{tmp}/calls.py:good", "--process", "ou", "--shape", "3"], "parameterisation"),
+    (CAL + ["--model", "{tmp}/calls.py:good", "--process", "ou", "--parameterisation", "epsilon"], "shape"),
+    (CAL + ["--model", "{tmp}/calls.py:good", "--process", "ou", "--parameterisation", "epsilon", "--shape", "0,3"],
+     "shape"),
+    (CAL + ["--model", "{tmp}/calls.py:good", "--process", "ou", "--parameterisation", "epsilon", "--shape", "a"],
+     "shape"),
+    (CAL + ["--model", "{tmp}/calls.py:good", "--process", "ou", "--parameterisation", "epsilon", "--shape", "3,"],
+     "shape"),
+    (CAL + ["--model", "mixture", "--shape", "3"], "shape"),
+    (CAL + ["--model", "mixture", "--process", "ou"], "process"),
+    (CAL + ["--model", "digits", "--dim", "4"], "dim"),
+    (CAL + ["--model", "digits", "--parameterisation", "epsilon"], "parameterisation"),
+    (CAL + ["--model", "mixture", "--segments", "0"], "segments"),
+    (CAL + ["--model", "mixture", "--samples", "1"], "samples"),
+    (CAL + ["--model", "mixture", "--samples", "65536", "--points", "4096"], "samples"),
+    (CAL + ["--model", "mixture", "--points", "5000"], "points"),
+    (CAL + ["--model", "mixture", "--iters", "0"], "iters"),
+    (CAL + ["--model", "mixture", "--quantile", "1.5"], "quantile"),
+    (CAL + ["--model", "mixture", "--quantile", "nan"], "quantile"),
+    (CAL + ["--model", "mixture", "--bootstrap", "-1"], "bootstrap"),
+    (CAL + ["--model", "mixture", "--seed", "-1"], "seed"),
+    (CAL + ["--model", "mixture", "--profile", "hessian"], "profile"),
+    (CAL + ["--model", "mixture", "--terminal", "one"], "terminal"),
+    (CAL + ["--model", "mixture", "--device", "tpu"], "device"),
+    (CAL + ["--model", "mixture", "--device", "cuda:7"], "device"),
+    (CAL + ["--model", "mixture", "--components", "0"], "components"),
+    (CAL + ["--model", "mixture", "--sigma0", "0"], "sigma0"),
+    (CAL + ["--model", "mixture", "--beta", "0"], "beta"),
+    (CAL + ["--model", "mixture", "--beta", "500"], "horizon"),
+    (CAL + ["--model", "mixture", "--means-seed", "-1"], "means-seed"),
+    (CAL + ["--model", "mixture", "--box", "0"], "box"),
+    (CAL + ["--model", "mixture", "--dim", "0"], "dim"),
+    (["calibrate", "--model", "mixture", "--out", "{tmp}/afile"], "out"),
+    (["calibrate", "--model", "mixture", "--out", "{tmp}/afile/sub"], "out"),
+    (["calibrate", "--model", "mixture"], "out"),
+    (["calibrate", "--out", "{tmp}/cal"], "model"),
     (["recommend", "--data", "{tmp}/latents_1col.npy", "--out", "{tmp}/rec", "--steps", "2048",
       "--max-stages", "3"], "max-stages"),
     (["study", "linear-sweep", "--workers", "0", "--out", "{tmp}/st"], "workers"),
@@ -418,8 +479,32 @@ def files(tmp_path_factory):
     other.mkdir()
     (other / "phase.json").write_text(json.dumps({"steps": 99}))
     (other / "phase.csv").write_text(",".join(PHASE_COLUMNS) + "\n")
+    _model_files(tmp_path)
     yield tmp_path
     locked.chmod(0o700)
+
+
+def _model_files(root):
+    """A tiny diffusers pipeline, broken model folders and a module of callables for the calibrate cases."""
+    import diffusers
+    import torch
+
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(8, 16),
+                                 layers_per_block=1, down_block_types=("DownBlock2D", "DownBlock2D"),
+                                 up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4)
+    scheduler = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+    diffusers.DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(root / "good_model")
+    unet.save_pretrained(root / "model_noscheduler")
+    (root / "notmodel").mkdir()
+    (root / "notmodel" / "config.json").write_text('{"_class_name": "NotAModel"}')
+    (root / "calls.py").write_text(
+        "import torch\n"
+        "def good(x, t):\n    return 0.1 * x\n"
+        "def wrong_shape(x, t):\n    return x[:, :2]\n"
+        "def nan_out(x, t):\n    return x * float('nan')\n"
+        "def raises(x, t):\n    raise ValueError('boom')\n"
+        "not_callable = 3\n")
 
 
 def run_main(argv: list[str], capsys) -> tuple[object, str, str]:
@@ -433,8 +518,8 @@ def run_main(argv: list[str], capsys) -> tuple[object, str, str]:
 def test_the_table_is_large_and_covers_every_command():
     argvs = [c.values[0] if hasattr(c, "values") else c[0] for c in CASES]
     assert len(CASES) >= 150
-    assert {a[0] for a in argvs if a} == {"plan", "phase", "grid", "study", "export", "report", "recommend", "xyz",
-                                          "--bogus"}
+    assert {a[0] for a in argvs if a} == {"plan", "phase", "grid", "study", "export", "report", "recommend",
+                                          "calibrate", "xyz", "--bogus"}
 
 
 @pytest.mark.parametrize(("argv", "argument"), CASES)

@@ -52,8 +52,11 @@ def load_diffusers_folder(path, device="auto", dtype: torch.dtype | None = None,
     check_dtype(dtype)
     model_dir, scheduler_path = _locate(path)
     config = _read_json(model_dir / "config.json")
+    model_class = _model_class(config, model_dir)  # "not a diffusers model" comes before a missing scheduler
+    if isinstance(scheduler_path, list):
+        raise DistillPlanError("model", f"no scheduler config for {model_dir}: looked for "
+                                        f"{', '.join(str(p) for p in scheduler_path)}")
     scheduler = _read_json(scheduler_path)
-    model_class = _model_class(config, model_dir)
     own_process, own_param, scale = _scheduler_spec(scheduler, scheduler_path)
     channels, shape = _shape(config, scheduler, model_dir)
     if parameterisation is not None and parameterisation != own_param:
@@ -112,8 +115,8 @@ def _has_accelerate() -> bool:
     return importlib.util.find_spec("accelerate") is not None
 
 
-def _locate(path) -> tuple[Path, Path]:
-    """``(model folder, scheduler config)`` of either layout."""
+def _locate(path) -> tuple[Path, Path | list[Path]]:
+    """``(model folder, scheduler config)`` of either layout (the places looked in when there is none)."""
     if not isinstance(path, (str, Path)):
         raise DistillPlanError("model", f"must be a folder path, got {type(path).__name__}")
     root = Path(path).expanduser()
@@ -138,8 +141,7 @@ def _locate(path) -> tuple[Path, Path]:
     for candidate in schedulers:
         if candidate.is_file():
             return model_dir, candidate
-    raise DistillPlanError("model", f"no scheduler config for {model_dir}: looked for "
-                                    f"{', '.join(str(p) for p in schedulers)}")
+    return model_dir, schedulers
 
 
 def _read_json(path: Path) -> dict:
