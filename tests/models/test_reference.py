@@ -76,6 +76,9 @@ def test_folder_is_a_diffusers_pipeline_folder(trained):
     assert isinstance(pipe.unet, UNet2DModel) and isinstance(pipe.scheduler, DDPMScheduler)
     unet = UNet2DModel.from_pretrained(folder / "unet", local_files_only=True)
     assert _same_weights(_state(unet), _state(model.unet)) and _same_weights(_state(pipe.unet), _state(model.unet))
+    images = pipe(batch_size=2, num_inference_steps=2, output_type="np",
+                  generator=torch.Generator().manual_seed(0)).images  # a user's path through the folder
+    assert images.shape == (2, 8, 8, 1) and np.all(np.isfinite(images))
     assert model.scheduler_config["num_train_timesteps"] == 1000 and model.scheduler_config["prediction_type"] == "epsilon"
     meta = json.loads((folder / "distillplan.json").read_text())
     assert meta["key"] == model.key and meta["data"]["fingerprint"] == load_digits().fingerprint
