@@ -168,11 +168,16 @@ def _print_summary(doc, model, out, seconds) -> None:
     ref = doc["model"].get("reference")
     if ref:
         q = ref.get("quality", {})
-        echo(f"reference model: trained in {format_seconds(ref['train_seconds'])} (cached at {ref['folder']}); "
-             + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in q.items()))
+        echo(f"reference model: trained in {format_seconds(ref['train_seconds'])} (cached at {ref['folder']})")
+        if q:
+            echo(f"  sample quality: Fréchet distance in classifier features {q['fd_model_half']:.3g} (real vs "
+                 f"real {q['fd_floor']:.3g}, noise {q['fd_ceiling']:.3g}; {q['samples']} DDIM-{q['sampler_steps']} "
+                 f"samples; classifier accuracy {q['classifier_accuracy']:.3f})")
     L = np.asarray(doc["L"])
     t = np.asarray(doc["t"])
     k = int(np.argmax(L))
+    echo(f"calibration: {doc['settings']['samples']} trajectories × {doc['settings']['points']} points in "
+         f"{format_seconds(doc['seconds'])}")
     echo(f"profile ({doc['profile']}): peak {L[k]:.4g} at t = {t[k]:.4g}, {L[0]:.4g} at the noise end, "
          f"{L[-1]:.4g} at the data end; A_total = {doc['A_total']:.4g}"
          + (f"; {doc['unconverged']} power iterations not converged" if doc["unconverged"] else ""))
