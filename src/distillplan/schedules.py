@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import DistillPlanError, check_finite_array, check_int_at_least, check_positive
 
-__all__ = ["VPSchedule", "TimeGrid", "SCHEDULES", "make_schedule"]
+__all__ = ["VPSchedule", "DecreasingGrid", "TimeGrid", "SCHEDULES", "make_schedule"]
 
 _COSINE_OFFSET = 0.008
 _DDPM_STEPS = 1000
@@ -122,16 +122,14 @@ def make_schedule(name: str, steps: int) -> VPSchedule:
 
 
 @dataclass(frozen=True, eq=False)
-class TimeGrid:
-    """A strictly decreasing time grid ``t_0 = horizon > t_1 > … > t_n = 0`` (n ≥ 1 segments).
-
-    Segment k maps ``t_{k-1} → t_k`` (noise to data). ``kind`` records how it was built.
-    """
+class DecreasingGrid:
+    """Strictly decreasing times ``t_0 > t_1 > … > t_n`` (n ≥ 1 segments), noise side first; segment k maps
+    ``t_{k-1} → t_k``. The base of :class:`TimeGrid` and of a calibrated grid in a process's own time."""
 
     times: np.ndarray
-    kind: str = "custom"
 
-    def __post_init__(self) -> None:
+    def _freeze_times(self) -> np.ndarray:
+        """Validate ``times`` (finite, at least 2, strictly decreasing), store a read-only copy, return it."""
         t = check_finite_array("grid", self.times)
         if t.size < 2:
             raise DistillPlanError("grid", f"needs at least 2 points (1 segment), got {t.size}")
@@ -139,13 +137,10 @@ class TimeGrid:
             bad = int(np.argmax(~(np.diff(t) < 0)))
             raise DistillPlanError("grid", f"must be strictly decreasing; t[{bad + 1}]={float(t[bad + 1])!r} "
                                          f">= t[{bad}]={float(t[bad])!r}")
-        if t[-1] != 0.0:
-            raise DistillPlanError("grid", f"must end exactly at t = 0, got {float(t[-1])!r}")
-        if not t[0] > 0:
-            raise DistillPlanError("grid", f"must start at the horizon T > 0, got {float(t[0])!r}")
         t = t.copy()
         t.setflags(write=False)
         object.__setattr__(self, "times", t)
+        return t
 
     @property
     def segments(self) -> int:
@@ -153,6 +148,7 @@ class TimeGrid:
 
     @property
     def horizon(self) -> float:
+        """The noise end ``t_0``."""
         return float(self.times[0])
 
     def pairs(self) -> list[tuple[float, float]]:
@@ -161,6 +157,23 @@ class TimeGrid:
 
     def __len__(self) -> int:
         return self.times.size
+
+
+@dataclass(frozen=True, eq=False)
+class TimeGrid(DecreasingGrid):
+    """A strictly decreasing time grid ``t_0 = horizon > t_1 > … > t_n = 0`` (n ≥ 1 segments).
+
+    Segment k maps ``t_{k-1} → t_k`` (noise to data). ``kind`` records how it was built.
+    """
+
+    kind: str = "custom"
+
+    def __post_init__(self) -> None:
+        t = self._freeze_times()
+        if t[-1] != 0.0:
+            raise DistillPlanError("grid", f"must end exactly at t = 0, got {float(t[-1])!r}")
+        if not t[0] > 0:
+            raise DistillPlanError("grid", f"must start at the horizon T > 0, got {float(t[0])!r}")
 
     def __repr__(self) -> str:
         return f"TimeGrid(kind={self.kind!r}, segments={self.segments}, horizon={self.horizon:g})"

@@ -10,55 +10,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from ..errors import DistillPlanError, check_finite_array
-from ..schedules import TimeGrid
+from ..errors import DistillPlanError
+from ..schedules import DecreasingGrid, TimeGrid
 
 __all__ = ["ProcessGrid"]
 
 
 @dataclass(frozen=True, eq=False)
-class ProcessGrid:
+class ProcessGrid(DecreasingGrid):
     """Strictly decreasing times ``t_0 = horizon > t_1 > … > t_n = t_min`` (n ≥ 1 segments) in the time of
     the process named by ``process`` (its :meth:`~distillplan.models.processes.NoiseProcess.config`).
     Segment k maps ``t_{k−1} → t_k`` (noise to data)."""
 
-    times: np.ndarray
     process: dict
     kind: str = "calibrated"
 
     def __post_init__(self) -> None:
-        t = check_finite_array("grid", self.times)
-        if t.size < 2:
-            raise DistillPlanError("grid", f"needs at least 2 points (1 segment), got {t.size}")
-        if not np.all(np.diff(t) < 0):
-            bad = int(np.argmax(~(np.diff(t) < 0)))
-            raise DistillPlanError("grid", f"must be strictly decreasing; t[{bad + 1}]={float(t[bad + 1])!r} "
-                                           f">= t[{bad}]={float(t[bad])!r}")
+        self._freeze_times()
         if not isinstance(self.process, dict) or "process" not in self.process:
             raise DistillPlanError("process", "must be a process config dict with a 'process' entry")
-        t = t.copy()
-        t.setflags(write=False)
-        object.__setattr__(self, "times", t)
-
-    @property
-    def segments(self) -> int:
-        return self.times.size - 1
-
-    @property
-    def horizon(self) -> float:
-        """The noise end ``t_0``."""
-        return float(self.times[0])
 
     @property
     def t_min(self) -> float:
         """The terminal (data-side) time ``t_n``."""
         return float(self.times[-1])
-
-    def pairs(self) -> list[tuple[float, float]]:
-        """``[(t_{k−1}, t_k)]`` for each segment, noise side first."""
-        return list(zip(self.times[:-1].tolist(), self.times[1:].tolist()))
 
     def to_time_grid(self) -> TimeGrid:
         """The same grid as a :class:`~distillplan.schedules.TimeGrid` (only when it ends at ``t_min = 0``)."""
@@ -68,9 +43,6 @@ class ProcessGrid:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "process": dict(self.process), "t_min": self.t_min, "times": self.times.tolist()}
-
-    def __len__(self) -> int:
-        return self.times.size
 
     def __repr__(self) -> str:
         return (f"ProcessGrid(kind={self.kind!r}, process={self.process.get('process')!r}, segments={self.segments}, "
