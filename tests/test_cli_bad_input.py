@@ -257,6 +257,7 @@ CASES = [
     (["export", "--grid", "1,0.5"], "grid"),
     (["export", "--grid", "0,0.5,2", "--convention", "alpha"], "grid"),
     (["export", "--grid", "0.5,0.4,1", "--convention", "alpha"], "grid"),
+    (["export", "--grid", "1,0.5,0", "--unsupported"], "unsupported"),
     (["export", "--grid", "8,4.5,0", "--convention", "vp-index", "--steps", "8"], "grid"),
     (["export", "--grid", "8,4,0", "--convention", "vp-index", "--steps", "4"], "grid"),
     (["export", "--grid", "8,4,0", "--convention", "vp-index"], "steps"),
@@ -299,6 +300,13 @@ CASES = [
     (["study", "linear-sweep", "--seeds", "1,,2", "--out", "{tmp}/st"], "--seeds"),
     (["study", "linear-sweep", "--seeds", "-1", "--out", "{tmp}/st"], "--seeds"),
     (["study", "linear-sweep", "--seeds", "1,1", "--out", "{tmp}/st"], "--seeds"),
+    (["study", "model-grids", "--set", "segments=0", "--out", "{tmp}/st"], "segments"),
+    (["study", "model-grids", "--set", "segments=4,,8", "--out", "{tmp}/st"], "--set segments"),
+    (["study", "model-grids", "--set", "schedule=linear", "--out", "{tmp}/st"], "schedule"),
+    (["study", "model-grids", "--set", "samplers=rk9", "--out", "{tmp}/st"], "samplers"),
+    (["study", "model-grids", "--set", "fine_points=16", "--out", "{tmp}/st"], "fine_points"),
+    (["study", "model-grids", "--set", "gits_coefficient=nan", "--out", "{tmp}/st"], "gits_coefficient"),
+    (["study", "model-grids", "--set", "cache_dir={tmp}/afile", "--out", "{tmp}/st"], "cache_dir"),
 
     # -- malformed and missing files
     (["grid", "--data", "{tmp}/garbage.npy"], "data"),

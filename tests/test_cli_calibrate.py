@@ -1,6 +1,7 @@
 """``distillplan calibrate`` end to end on small problems: the exact mixture, a callable and a diffusers folder."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -44,7 +45,13 @@ def test_mixture_writes_everything_and_stays_under_the_bound(tmp_path, capsys):
     card = read_card(out / "card.json")
     assert card["grid"] == pytest.approx(doc["grid"]) and card["what_for"] == doc["what_for"]
     assert card["profile"]["kind"] == "jacobian" and card["profile"]["A_total"] == pytest.approx(doc["A_total"])
-    code, text, _ = run(["export", "--card", str(out / "card.json"), "--target", "flow-matching"], capsys)
+    assert card["uses"] == doc["uses"] and "students" in doc["uses"]["supported"]
+    assert not any(use.startswith("sampler:") for use in doc["uses"]["supported"])  # the packaged measurements
+    assert doc["segment_advice"]["suggested"] == max(1, math.ceil(doc["A_total"]))
+    code, text, err = run(["export", "--card", str(out / "card.json"), "--target", "flow-matching"], capsys)
+    assert code == 2 and text == "" and err.startswith("error: card: the measurements do not support this grid")
+    code, text, _ = run(["export", "--card", str(out / "card.json"), "--target", "flow-matching", "--unsupported"],
+                        capsys)
     assert code == 0 and json.loads(text)[-1] == 0.0
 
 
@@ -67,6 +74,9 @@ def test_acceleration_profile_runs(tmp_path, capsys):
     assert code == 0, err
     doc = json.loads(text)
     assert doc["profile"] == "acceleration" and "Euler" in doc["what_for"]
+    assert "sampler:euler" in doc["uses"]["supported"]  # the packaged measurements support it for Euler
+    code, text, _ = run(["export", "--card", str(tmp_path / "acc" / "card.json"), "--target", "k-diffusion"], capsys)
+    assert code == 0 and len(json.loads(text)) == 4
 
 
 def test_callable_model(tmp_path, capsys):

@@ -186,5 +186,16 @@ def _print_summary(doc, model, out, seconds) -> None:
         echo(f"analytic bound L(t): measured / bound at most {ratio:.3f}")
     echo(f"grid ({len(doc['grid']) - 1} segments): " + ", ".join(f"{x:.5g}" for x in doc["grid"]))
     echo(f"for: {doc['what_for']}")
-    echo(f"evidence: {doc['evidence']}")
+    uses = doc["uses"]
+    echo(f"evidence ({uses['source']}):")
+    for use, line in uses["evidence"].items():
+        echo(f"  {line}")
+    if not any(u.startswith("sampler:") for u in uses["supported"]):
+        echo("  → not offered for sampling: `distillplan export --card` refuses sampler formats of this card "
+             "unless --unsupported is given")
+    advice = doc["segment_advice"]
+    echo(f"segments: the profile suggests n = {advice['suggested']} ({advice['rule']}; A_total = "
+         f"{doc['A_total']:.3g}); you chose {advice['chosen']}. Measured for distilled students on this grid:")
+    for line in advice["measured_students"]:
+        echo(f"  {line}")
     echo(f"wrote {out}/card.json, profile.csv, grid.csv, profile.png and report.html in {format_seconds(seconds)}")

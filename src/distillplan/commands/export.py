@@ -44,12 +44,16 @@ GRID_ONLY = {"convention": "convention", "beta": "beta", "steps": "steps", "sche
                    "k-diffusion expect) or sigma_min (the grid's σ_min > 0, for samplers that break on a trailing "
                    "0); same length either way; diffusers timesteps never include the data point.  "
                    "[default: zero, or the card's]")
+@click.option("--unsupported", is_flag=True, default=False,
+              help="With --card: emit a sampler format even where the card's measurements support the grid for no "
+                   "sampler (the card's 'uses' say which uses they support).")
 @click.option("--train-steps", type=int, default=1000, show_default=True,
               help=f"Discrete training steps N of the model, 2..{MAX_TRAIN_STEPS}.")
 @click.option("--beta-schedule", type=click.Choice(BETA_SCHEDULES), default="linear", show_default=True,
               help="Training β schedule of the model.")
 @click.pass_context
-def export(ctx, grid_text, card_path, convention, beta, steps, schedule, target, terminal, train_steps, beta_schedule):
+def export(ctx, grid_text, card_path, convention, beta, steps, schedule, target, terminal, unsupported, train_steps,
+           beta_schedule):
     """Export a grid or a schedule card to diffusers (timesteps / sigmas), k-diffusion, flow matching or JSON."""
     if card_path is not None:
         if grid_text is not None:
@@ -57,11 +61,13 @@ def export(ctx, grid_text, card_path, convention, beta, steps, schedule, target,
         for param, option in GRID_ONLY.items():
             if ctx.get_parameter_source(param) not in (None, click.core.ParameterSource.DEFAULT):
                 raise DistillPlanError(option, "describes a --grid; a --card carries its own process and exports")
-        out = card_export(read_card(card_path), target, terminal)
+        out = card_export(read_card(card_path), target, terminal, unsupported)
         click.echo(json.dumps(out, indent=2 if target == "json" else None))
         return
     if grid_text is None:
         raise DistillPlanError("grid", "missing: give --grid VALUES or --card FILE")
+    if unsupported:
+        raise DistillPlanError("unsupported", "applies to --card only (a --grid carries no measurements)")
     terminal = terminal or "zero"
     if convention == "plan":
         from ..linear import Plan

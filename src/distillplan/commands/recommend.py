@@ -68,4 +68,9 @@ def recommend(data, steps, budget, schedule, segments, beta, horizon, components
                + ", ".join(f"{k} {v['w2']:.3e}" for k, v in p["strategies"].items() if k != "optimal"))
     click.echo(f"grid: K = {g['mixture']['components']}, σ0 = {g['mixture']['sigma0']:.3g}, A(T) = {g['A_total']:.4g}; "
                f"stability grid " + ", ".join(f"{t:.4g}" for t in g["stability"]))
+    stability = g["uses"]["stability"]
+    click.echo(f"  for: {g['made_for']['stability']}; measured to serve: "
+               f"{', '.join(stability['supported']) or 'none of the measured uses'} ({stability['source']})")
+    for line in stability["evidence"].values():
+        click.echo(f"    {line}")
     click.echo(f"wrote {out}/report.html and its tables, figures and exports in {time.perf_counter() - t0:.1f} s")

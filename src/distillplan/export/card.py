@@ -4,6 +4,9 @@ A card (``"card_version": 1``) holds:
 
 * ``what_for`` — the use the grid is meant for, and ``evidence`` — the measurement that supports that use;
   the caller states both and no card is made without them;
+* ``uses`` (optional) — per use (distilled students, each sampler) whether the measurements support the
+  grid for it and the numbers behind that (:func:`distillplan.evidence.describe_uses`). A card whose
+  ``uses`` supports no sampler is not exported to a sampler format unless the caller insists;
 * ``model`` — ``{"name": path or name, "content_hash": "sha256:<hex>" or null}``; ``parameterisation`` —
   what the network predicts (``"epsilon"``, ``"v"``, ``"x0"``, ``"velocity"``, ...);
 * ``process`` — the noise process's ``config()`` (:func:`distillplan.models.make_process` rebuilds it) and
@@ -42,7 +45,7 @@ from .formats import (EXPORT_KEYS, TARGETS, TERMINALS, _check_terminal, diffuser
                       export_convention, flow_matching_times, from_process_grid, kdiffusion_sigmas)
 
 __all__ = ["CARD_VERSION", "CARD_KEYS", "PROFILE_KEYS", "MAX_CARD_BYTES", "make_card", "write_card", "read_card",
-           "card_export", "content_hash"]
+           "card_export", "content_hash", "sampling_supported"]
 
 CARD_VERSION = 1
 CARD_KEYS = ("card_version", "what_for", "evidence", "model", "parameterisation", "process", "time_convention",
@@ -56,7 +59,7 @@ _CHUNK = 2**20
 
 def make_card(times, process, *, what_for: str, evidence: str, model: str | os.PathLike, parameterisation: str,
               profile: dict | None = None, segments: list[dict] | None = None, terminal: str = "zero",
-              alphas_bar=None, model_hash: str | None = None) -> dict:
+              alphas_bar=None, model_hash: str | None = None, uses: dict | None = None) -> dict:
     """The schedule card of a grid ``times`` in ``process``'s own time (noise side → data side, ending at
     ``process.t_min``); see the module docstring for the fields.
 
@@ -94,7 +97,7 @@ def make_card(times, process, *, what_for: str, evidence: str, model: str | os.P
     if model_hash is None and Path(model).exists():
         model_hash = content_hash(model)
     sigma_min = path.sigma_min
-    return {
+    card = {
         "card_version": CARD_VERSION,
         "what_for": what_for,
         "evidence": evidence,
@@ -108,6 +111,24 @@ def make_card(times, process, *, what_for: str, evidence: str, model: str | os.P
         "grid": grid,
         "exports": _exports(path, process, terminal, alphas_bar),
     }
+    if uses is not None:
+        card["uses"] = _plain("uses", uses)
+        _check_uses(card["uses"], "")
+    return card
+
+
+def sampling_supported(card: dict) -> bool | None:
+    """Whether the card's measurements support its grid for any sampler (None: the card records no uses)."""
+    uses = card.get("uses")
+    if uses is None:
+        return None
+    return any(str(u).startswith("sampler:") for u in uses["supported"])
+
+
+def _check_uses(uses: Any, where: str) -> None:
+    if not isinstance(uses, dict) or not isinstance(uses.get("supported"), list) or \
+            not all(isinstance(u, str) for u in uses["supported"]):
+        raise DistillPlanError("card", where + "uses must be an object with a list 'supported' of use names")
 
 
 def write_card(card: dict, path: str | os.PathLike) -> Path:
@@ -153,14 +174,23 @@ def read_card(path: str | os.PathLike) -> dict:
     return card
 
 
-def card_export(card: dict, target: str, terminal: str | None = None) -> list | dict:
+def card_export(card: dict, target: str, terminal: str | None = None, unsupported: bool = False) -> list | dict:
     """One export of a card: a list for ``diffusers-timesteps``, ``diffusers-sigmas``, ``k-diffusion`` and
     ``flow-matching``; for ``json`` the whole card (a copy). ``terminal`` (default: the card's own) sets how
     σ/α and flow-time lists end; switching it rewrites their last value only (0, σ_min, or
     σ_min/(1 + σ_min) in flow time) and, for ``json``, the terminal entry and conventions.
+
+    A sampler format of a card whose recorded ``uses`` support no sampler raises ``DistillPlanError("card",
+    ...)`` with the measurement, unless ``unsupported`` is set.
     """
     _check_card(card)
     check_choice("target", target, TARGETS)
+    if target != "json" and sampling_supported(card) is False and not unsupported:
+        lines = card["uses"].get("evidence", {})
+        measured = "; ".join(v for k, v in lines.items() if k.startswith("sampler:"))[:400]
+        raise DistillPlanError("card", f"the measurements do not support this grid for any sampler ({measured}); "
+                                       f"it is for {', '.join(card['uses']['supported']) or 'no measured use'}; "
+                                       f"export it for a sampler anyway with --unsupported")
     own = card["terminal"]["kind"]
     terminal = own if terminal is None else check_choice("terminal", terminal, TERMINALS)
     sigma_min = float(card["terminal"]["sigma_min"])
@@ -328,6 +358,8 @@ def _check_card(card: Any, where: str = "") -> None:
     profile = card["profile"]
     if profile is not None and (not isinstance(profile, dict) or any(k not in profile for k in PROFILE_KEYS)):
         bad(f"profile must be null or an object with keys {list(PROFILE_KEYS)}")
+    if "uses" in card:
+        _check_uses(card["uses"], where)
     exports = card["exports"]
     if not isinstance(exports, dict):
         bad("exports must be an object")

@@ -169,19 +169,28 @@ def check_calibration(out, *, segments: int, samples: int, points: int, iters: i
     return check_output_dir("out", out)
 
 
-def grid_uses(profile: str) -> tuple[str, str]:
-    """``(what_for, evidence)`` of a calibrated grid of ``profile`` kind: the use it is made for and what
-    has been measured for that use."""
-    if profile == "jacobian":
-        return ("segment boundaries for few-step flow-map distillation of this model: every segment carries an "
-                "equal share of the measured stability coordinate Â = ∫‖∂v/∂x‖ dt (paper 2's rule, with the "
-                "model's own Jacobian in place of the analytic bound)",
-                "paper 2 (analytic bound, Gaussian-mixture data): −51.9 % end-to-end error against a uniform grid "
-                "at 8 segments; not yet measured on this model, and not measured as a few-step sampler schedule: "
-                "do not hand it to a sampler on this evidence")
-    return ("a step density for Euler-type samplers measured on this model: steps h ∝ ‖dv/dt‖^(−1/2) equidistribute "
-            "the Euler local error ½h²‖dv/dt‖ (SharpEuler's acceleration measure)",
-            "not yet compared with other schedules on this model (the model-grids study measures it)")
+SCHEDULE_OF_PROFILE = {"jacobian": "calibrated", "acceleration": "acceleration"}
+"""The model-grids study's name for the grid of each profile kind."""
+MADE_FOR = {
+    "jacobian": "made as segment boundaries for few-step flow-map distillation of this model: every segment "
+                "carries an equal share of the measured stability coordinate Â = ∫‖∂v/∂x‖ dt (paper 2's rule, "
+                "with the model's own Jacobian in place of the analytic bound)",
+    "acceleration": "made as a step density for Euler-type samplers: steps h ∝ ‖dv/dt‖^(−1/2) equidistribute the "
+                    "Euler local error ½h²‖dv/dt‖",
+}
+
+
+def grid_uses(profile: str) -> tuple[str, str, dict]:
+    """``(what_for, evidence, uses)`` of a calibrated grid of ``profile`` kind: what it is made for and which
+    uses the model-grids study supports it for, the study's numbers, and the card's ``uses`` entry
+    (:func:`distillplan.evidence.describe_uses`)."""
+    from ..evidence import describe_uses
+
+    uses = describe_uses(SCHEDULE_OF_PROFILE[profile])
+    serves = ", ".join(uses["supported"]) or "none of the measured uses"
+    what_for = f"{MADE_FOR[profile]}; measured to serve: {serves}"
+    evidence = f"{uses['source']}: " + " | ".join(uses["evidence"].values())
+    return what_for, evidence, uses
 
 
 def calibrate_model(model: LoadedModel, out, *, segments: int = 8, samples: int = 64, points: int = 64,
@@ -199,19 +208,21 @@ def calibrate_model(model: LoadedModel, out, *, segments: int = 8, samples: int 
     process = model.field.process
     profile_line = cal.summary.mean if quantile is None else np.quantile(cal.rho, quantile, axis=0)
     bound = _mixture_bound(model, cal.times)
-    what_for, evidence = grid_uses(profile)
+    what_for, evidence, uses = grid_uses(profile)
     shares = cal.segment_shares()
     card = make_card(cal.grid.times, process, what_for=what_for, evidence=evidence, model=model.name,
                      parameterisation=model.parameterisation, model_hash=model.content_hash or "none",
                      profile={"kind": profile, "N": samples, "M": points, "k": iters, "quantile": quantile,
                               "A_total": cal.A_total},
-                     segments=[{"A": float(a)} for a in shares], terminal=terminal, alphas_bar=model.alphas_bar)
+                     segments=[{"A": float(a)} for a in shares], terminal=terminal, alphas_bar=model.alphas_bar,
+                     uses=uses)
     doc = {
         "model": {"spec": model.name, "kind": model.kind, "content_hash": model.content_hash,
                   "parameterisation": model.parameterisation, **model.details},
         "process": process.config() if model.alphas_bar is None else
         {k: v for k, v in process.config().items() if k != "alphas_bar"},
-        "profile": profile, "what_for": what_for, "evidence": evidence,
+        "profile": profile, "what_for": what_for, "evidence": evidence, "uses": uses,
+        "segment_advice": _segment_advice(profile, cal.A_total, segments),
         "grid": cal.grid.times.tolist(), "grid_band": None if cal.grid_band is None else cal.grid_band.tolist(),
         "t": cal.times.tolist(), "L": profile_line.tolist(), "L_q95": cal.summary.q95.tolist(),
         "L_max": cal.summary.max.tolist(), "A": cal.A_hat.tolist(), "A_total": cal.A_total,
@@ -230,6 +241,18 @@ def calibrate_model(model: LoadedModel, out, *, segments: int = 8, samples: int 
         shutil.copyfile(source, out / name)
     build_report(out, title=f"distillplan calibration: {model.name}")
     return doc
+
+
+def _segment_advice(profile: str, A_total: float, segments: int) -> dict:
+    """What the profile suggests for the number of segments, with the study's measurements beside it."""
+    from ..evidence import segment_advice, suggested_segments
+
+    schedule = SCHEDULE_OF_PROFILE[profile]
+    return {"suggested": suggested_segments(A_total), "rule": "fewest segments with a share of Â at most 1 "
+            "(each distilled segment amplifies an error by at most e)", "chosen": segments,
+            "measured_students": segment_advice(schedule, "students"),
+            "measured_samplers": {use: segment_advice(schedule, use) for use in
+                                  ("sampler:euler", "sampler:heun", "sampler:dpmpp-2m", "sampler:ddim")}}
 
 
 def _mixture_bound(model: LoadedModel, times: np.ndarray) -> np.ndarray | None:

@@ -115,6 +115,9 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
     grids = {"stability": stability_grid(mixture, process, n_seg), "uniform": uniform_grid(n_seg, process.horizon)}
     shares = {k: segment_stability(g, mixture, process) for k, g in grids.items()}
 
+    from ..evidence import describe_uses
+
+    uses = {"stability": describe_uses("mixture-stability"), "uniform": describe_uses("uniform")}
     exports = {"grid": export_document(from_ou_grid(grids["stability"].times, process.beta)),
                "plan": export_document(from_vp_indices(plan_boundaries(opt.plan), sched))}
     doc = {
@@ -129,10 +132,15 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
                              "weights": mixture.weights.tolist()},
                  "A_total": float(cumulative_stability(process.horizon, mixture, process)),
                  "stability": grids["stability"].times.tolist(), "uniform": grids["uniform"].times.tolist(),
-                 "segment_A": {k: v.tolist() for k, v in shares.items()}},
+                 "segment_A": {k: v.tolist() for k, v in shares.items()},
+                 "made_for": {"stability": "segment boundaries of distilled flow-map students (paper 2: equal shares of "
+                                           "the analytic A(t) of the fitted mixture)",
+                              "uniform": "the baseline the stability grid is compared with"},
+                 "uses": uses},
         "exports": {k: f"exports/{k}.json" for k in exports},
     }
 
+    exports["grid"]["uses"] = uses["stability"]
     (out / "exports").mkdir(parents=True, exist_ok=True)
     for name, export in exports.items():
         (out / "exports" / f"{name}.json").write_text(json.dumps(export, indent=2))

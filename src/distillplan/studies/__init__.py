@@ -27,6 +27,7 @@ STUDIES: dict[str, str] = {
     "linear-sweep": "distillplan.studies.linear_sweep:STUDY",
     "lipschitz-mismatch": "distillplan.studies.lipschitz_mismatch:STUDY",
     "mixture-merging": "distillplan.studies.mixture_merging:STUDY",
+    "model-grids": "distillplan.studies.model_grids:STUDY",
     "residual-depth": "distillplan.studies.residual_depth:STUDY",
     "score-approx": "distillplan.studies.score_approx:STUDY",
     "stability-grid": "distillplan.studies.stability_grid:STUDY",

@@ -30,7 +30,7 @@ from ..errors import SEED_MAX as MAX_SEED
 from ..errors import DistillPlanError, check_device
 
 __all__ = [
-    "Int", "Real", "OneOf", "SubsetOf", "DeviceName", "BOOL", "ACTIVATION", "StudyConfig", "MixtureSpec", "OUSpec", "FlowSpec", "MergeSpec", "OptimiserSpec", "EvaluationSpec",
+    "Int", "Real", "OneOf", "SubsetOf", "DeviceName", "Text", "IntSet", "BOOL", "ACTIVATION", "StudyConfig", "MixtureSpec", "OUSpec", "FlowSpec", "MergeSpec", "OptimiserSpec", "EvaluationSpec",
     "RuntimeSpec", "field_ranges", "mean_std_text", "errorbar_figure", "by_cell", "scaled_cost", "mlp_work",
 ]
 
@@ -128,8 +128,38 @@ class SubsetOf:
         return "subset of " + ", ".join(self.options)
 
 
+@dataclass(frozen=True)
+class IntSet:
+    """A non-empty set of distinct integers in ``[lo, hi]`` (a single integer is a set of one), kept sorted."""
+
+    lo: int
+    hi: int
+
+    def check(self, name: str, value: Any) -> tuple:
+        items = (value,) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
+        if not items or any(isinstance(v, bool) or not isinstance(v, int) or not self.lo <= v <= self.hi
+                            for v in items):
+            raise DistillPlanError(name, f"must be a non-empty set of integers in [{self.lo}, {self.hi}], got {value!r}")
+        return tuple(sorted(set(items)))
+
+    def __str__(self) -> str:
+        return f"set of integers in [{self.lo}, {self.hi}]"
+
+
 ACTIVATION = OneOf("distillplan.nn.students:ACTIVATIONS")
 """The hidden-layer activation of an MLP student (:data:`distillplan.nn.ACTIVATIONS`)."""
+
+
+class Text:
+    """Any string."""
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise DistillPlanError(name, f"must be a string, got {value!r}")
+        return value
+
+    def __str__(self) -> str:
+        return "text"
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from ..linear.strategies import STRATEGIES
 from ..nn.streams import numpy_generator
 from ..plots import pyplot, save_figure
 from ..runner import Study, Sweep
-from ._kit import (BOOL, MAX_STEPS, Int, MergeSpec, OneOf, Real, RuntimeSpec, mlp_work, scaled_cost)
+from ._kit import BOOL, MAX_STEPS, Int, MergeSpec, OneOf, Real, RuntimeSpec, Text, mlp_work, scaled_cost
 
 __all__ = ["LatentsConfig", "METHODS", "PLANS", "STUDY", "paper", "quick", "run", "latents_figures",
            "latents_tables", "write_outputs"]
@@ -64,18 +64,6 @@ class _Dataset:
 
     def __str__(self) -> str:
         return "digits | patches[:SIZE] | folder:PATH | npy:PATH | celeba:ROOT"
-
-
-class _Text:
-    """Any string."""
-
-    def check(self, name: str, value: Any) -> str:
-        if not isinstance(value, str):
-            raise DistillPlanError(name, f"must be a string, got {value!r}")
-        return value
-
-    def __str__(self) -> str:
-        return "text"
 
 
 @dataclass(frozen=True)
@@ -133,7 +121,7 @@ class LatentsConfig(MergeSpec, RuntimeSpec):
         teacher_depth=Int(1, 64), teacher_train_steps=Int(0, MAX_STEPS), teacher_batch=Int(1, 100_000),
         teacher_lr=Real(0.0, 10.0, open_lo=True), train_steps=Int(0, MAX_STEPS), batch=Int(1, 100_000),
         lr=Real(0.0, 10.0, open_lo=True), train_students=BOOL, n_samples=Int(2, 1_000_000), n_show=Int(1, 64),
-        cache_dir=_Text())
+        cache_dir=Text())
 
     def check(self) -> None:
         if self.n_show > self.n_samples:
