@@ -114,3 +114,19 @@ def test_diffusers_folder(tmp_path, capsys):
     assert card["model"]["content_hash"] not in (None, "none")
     steps = card["exports"]["diffusers_timesteps"]["values"]
     assert steps[0] == 999 and all(a > b for a, b in zip(steps, steps[1:]))
+
+
+def test_summary_states_uses_measured_evidence_and_segment_advice(tmp_path, capsys):
+    from distillplan.evidence import describe_uses, segment_advice, supported_schedules
+
+    code, text, err = run(["calibrate", "--model", "mixture", "--dim", "3", "--components", "2", "--segments", "3",
+                           *SMALL, "--out", str(tmp_path / "c")], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "c" / "calibration.json").read_text())
+    for line in describe_uses("calibrated")["evidence"].values():
+        assert line in text
+    assert f"segments: the profile suggests n = {max(1, math.ceil(doc['A_total']))}" in text
+    assert all(line in text for line in segment_advice("calibrated", "students"))
+    offered = any(u.startswith("sampler:") for u in describe_uses("calibrated")["supported"])
+    assert ("not offered for sampling" in text) is (not offered)
+    assert offered or f"euler: {', '.join(supported_schedules('sampler:euler'))}" in text

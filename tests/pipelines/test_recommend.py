@@ -35,6 +35,14 @@ def test_recommend_writes_everything(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
     exp = json.loads((out / "exports" / "grid.json").read_text())
     assert len(exp["diffusers_timesteps"]) == 4 and exp["k_diffusion_sigmas"][-1] == 0
+    from distillplan.evidence import describe_uses
+
+    uses = doc["grid"]["uses"]["stability"]
+    assert uses == describe_uses("mixture-stability") == exp["uses"]  # the packaged measurements, labelled
+    assert exp["what_for"].startswith("segment boundaries of distilled flow-map students")
+    assert ("NOT supported for few-step samplers" in exp["what_for"]) is (
+        not any(u.startswith("sampler:") for u in uses["supported"]))
+    assert "for: segment boundaries" in text and all(line in text for line in uses["evidence"].values())
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3
 

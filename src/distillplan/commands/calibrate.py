@@ -192,7 +192,10 @@ def _print_summary(doc, model, out, seconds) -> None:
         echo(f"  {line}")
     if not any(u.startswith("sampler:") for u in uses["supported"]):
         echo("  → not offered for sampling: `distillplan export --card` refuses sampler formats of this card "
-             "unless --unsupported is given")
+             "unless --unsupported is given. Measured to serve each sampler on the reference model (best first; "
+             "'acceleration' is `calibrate --profile acceleration`):")
+        for use, names in doc["sampling_grids"].items():
+            echo(f"    {use.split(':')[1]}: {', '.join(names) or 'none measured'}")
     advice = doc["segment_advice"]
     echo(f"segments: the profile suggests n = {advice['suggested']} ({advice['rule']}; A_total = "
          f"{doc['A_total']:.3g}); you chose {advice['chosen']}. Measured for distilled students on this grid:")

@@ -223,6 +223,7 @@ def calibrate_model(model: LoadedModel, out, *, segments: int = 8, samples: int 
         {k: v for k, v in process.config().items() if k != "alphas_bar"},
         "profile": profile, "what_for": what_for, "evidence": evidence, "uses": uses,
         "segment_advice": _segment_advice(profile, cal.A_total, segments),
+        "sampling_grids": _sampling_grids(),
         "grid": cal.grid.times.tolist(), "grid_band": None if cal.grid_band is None else cal.grid_band.tolist(),
         "t": cal.times.tolist(), "L": profile_line.tolist(), "L_q95": cal.summary.q95.tolist(),
         "L_max": cal.summary.max.tolist(), "A": cal.A_hat.tolist(), "A_total": cal.A_total,
@@ -253,6 +254,13 @@ def _segment_advice(profile: str, A_total: float, segments: int) -> dict:
             "measured_students": segment_advice(schedule, "students"),
             "measured_samplers": {use: segment_advice(schedule, use) for use in
                                   ("sampler:euler", "sampler:heun", "sampler:dpmpp-2m", "sampler:ddim")}}
+
+
+def _sampling_grids() -> dict:
+    """Per sampler, the schedules the model-grids measurements support for it, best first."""
+    from ..evidence import USES, supported_schedules
+
+    return {use: supported_schedules(use) for use in USES if use.startswith("sampler:")}
 
 
 def _mixture_bound(model: LoadedModel, times: np.ndarray) -> np.ndarray | None:

@@ -140,6 +140,12 @@ def recommend(latents, out, *, steps: int = 32, budget: float = 6.4, schedule: s
         "exports": {k: f"exports/{k}.json" for k in exports},
     }
 
+    sampling = [u for u in uses["stability"]["supported"] if u.startswith("sampler:")]
+    exports["grid"]["what_for"] = (
+        "segment boundaries of distilled flow-map students" + (
+            f"; the measurements also support it for {', '.join(sampling)}" if sampling else
+            "; NOT supported for few-step samplers by the measurements (see uses): the sampler formats below "
+            "are for training tools that take a grid in these conventions"))
     exports["grid"]["uses"] = uses["stability"]
     (out / "exports").mkdir(parents=True, exist_ok=True)
     for name, export in exports.items():

@@ -1,23 +1,34 @@
 """Study ``model-grids``: time grids side by side on real models, for few-step sampling and for distillation.
 
 For one model — the reference DDPM on the digits (``digits``) or paper 2's exact mixture (``mixture``) —
-and one schedule family, a run builds the schedule for every step count n and scores it:
+and one schedule, a run builds the schedule's grid for every step count n and scores it:
 
-* **sampling** (``task = sampling``): each sampler (Euler, Heun and DPM-Solver++(2M) through diffusers'
-  schedulers for the DDPM — the native ones for the mixture, which has no training table — and the
-  project's DDIM) from the evaluation noises; ``relmse`` = Σ‖x̂ − x‖²/Σ‖x‖² of the final states against
-  the fine teacher's (RK4, ``teacher_points`` × 4 steps) from the same noises, and ``fd`` = the Fréchet
-  distance of the samples' features to real data (digits: the reference model's classifier features;
-  mixture: the raw coordinates against exact draws), with the teacher's own ``fd`` as the floor;
-* **distillation** (``task = distillation``): paper 2's segment flow-map students along the grid
-  (``total_train_steps`` split evenly over the n students, trained on a teacher pool), scored end to
-  end the same way.
+* **sampling** (``task = sampling``): each sampler — Euler, Heun and DPM-Solver++(2M) through diffusers'
+  schedulers for the DDPM (:mod:`distillplan.sampling.diffusers_samplers`; the native ones for the mixture,
+  which has no training table) and the project's DDIM — from the evaluation noises. ``relmse`` =
+  Σ‖x̂ − x‖²/Σ‖x‖² of the final states against the fine teacher's (RK4, 4 steps between each of
+  ``teacher_points`` log-SNR-spaced times) from the same noises; ``fd`` = the Fréchet distance of the
+  samples' features to real data (digits: the reference model's classifier features; mixture: the raw
+  coordinates against exact draws), with the teacher's own ``fd_teacher`` as the floor. Rows compare at
+  equal n (Heun makes about 2n model evaluations: ``nfe``); ``grid_run`` is the grid a sampler actually ran
+  (diffusers' DPM rounds to whole training steps).
+* **distillation** (``task = distillation``): paper 2's segment flow-map students along the grid — one MLP
+  per segment regressing the teacher's state at the segment's end on its state at the start, read from one
+  teacher pool per model (:class:`~distillplan.flowmap.pool.TeacherPool`: ``pool_samples`` trajectories,
+  Hermite dense output between ``pool_points`` nodes) — with ``total_train_steps`` split evenly over the n
+  students (the same total budget for every n and grid), scored end to end from the evaluation noises.
 
 Schedules (:mod:`distillplan.sampling.schedules`): uniform t, uniform log-SNR, Karras ρ = 7, the stability
 grid of a mixture fitted to the data (what ``recommend`` gives), the calibrated Jacobian grid and the
-acceleration grid (``calibrate``), a GITS-style and an OptimalSteps-style programme. Everything fitted
-(calibrations, GITS, OptimalSteps) uses the calibration noises; everything scored uses the disjoint
-evaluation noises.
+acceleration grid (``calibrate``), a GITS-style and an OptimalSteps-style programme (both fitted with
+Euler jumps on a ``fine_points`` teacher grid). Everything fitted (calibrations, GITS, OptimalSteps) uses
+the calibration noises (stream ``("noise", seed, "calibrate")``); everything scored uses the disjoint
+evaluation noises (``("noise", seed, "model-grids-eval")``); the pool has its own (``"teacher-pool"``).
+Shared artefacts are computed once per model and seed and cached on disk (:mod:`._model_context`).
+
+Tables: ``comparison`` (mean and spread over seeds), ``n8``, ``winners`` (per model, use and n) and
+``advice`` (the n at which a schedule's error stops falling). The packaged evidence of
+:mod:`distillplan.evidence` is this study's quick preset.
 """
 
 from __future__ import annotations
@@ -201,45 +212,54 @@ def tables(rows: list[dict]) -> dict[str, list[dict]]:
 
 def figures(rows: list[dict], out_dir: Path) -> list[Path]:
     """Per model: ``errors_<model>.png`` (relMSE against n, one panel per use, one line per schedule) and
-    ``grids_<model>.png`` (every schedule's n = 8 grid drawn on the calibrated Â(t) curve)."""
+    ``grids_<model>.png`` (the calibrated Â(t) curve, and every schedule's n = 8 grid placed on it: each grid
+    point at its Â, so a stability-balanced grid is evenly spaced)."""
     from ..plots import pyplot, save_figure
 
     plt = pyplot()
     written = []
     table = tables(rows)["comparison"]
+    colours = {schedule: f"C{k}" for k, schedule in enumerate(SCHEDULES)}
     for model in sorted({r["model"] for r in rows}):
         uses = sorted({e["use"] for e in table if e["model"] == model})
-        fig, axes = plt.subplots(1, len(uses), figsize=(3.6 * len(uses), 3.4), squeeze=False)
+        fig, axes = plt.subplots(1, len(uses), figsize=(3.3 * len(uses) + 1.4, 3.4), squeeze=False)
         for ax, use in zip(axes[0], uses):
             for schedule in SCHEDULES:
                 pts = sorted((e["segments"], e["relmse"]) for e in table
                              if e["model"] == model and e["use"] == use and e["schedule"] == schedule)
                 if pts:
-                    ax.plot(*zip(*pts), marker="o", ms=3, lw=1.2, label=schedule)
+                    ax.plot(*zip(*pts), marker="o", ms=3, lw=1.2, color=colours[schedule], label=schedule)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("steps / segments n")
             ax.set_title(use, fontsize=9)
         axes[0][0].set_ylabel("relMSE to the fine teacher")
-        axes[0][-1].legend(frameon=False, fontsize=7)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center right", frameon=False, fontsize=7)
         fig.suptitle(f"{model}: error against n", fontsize=10)
-        written.append(save_figure(fig, Path(out_dir) / f"errors_{model}.png", dpi=120))
+        written.append(save_figure(fig, Path(out_dir) / f"errors_{model}.png", dpi=120,
+                                   rect=(0, 0, 1 - 1.3 / fig.get_figwidth(), 1)))
         curve = next((r for r in rows if r["model"] == model and r.get("curve_t")), None)
-        if curve is not None:
-            fig, ax = plt.subplots(figsize=(6.4, 3.8))
-            ax.plot(curve["curve_t"], curve["curve_A"], color="0.3", lw=1.4, label="calibrated Â(t)")
-            grids = {r["schedule"]: r for r in rows if r["model"] == model and int(r["segments"]) == 8
-                     and r.get("grid_A")}
-            for k, schedule in enumerate(SCHEDULES):
-                if schedule in grids:
-                    ax.plot(grids[schedule]["grid"], grids[schedule]["grid_A"], "o", ms=3.5,
-                            label=schedule, zorder=3 + k)
-            ax.set_xscale("symlog", linthresh=max(min(t for t in curve["curve_t"] if t > 0), 1e-9))
-            ax.set_xlabel("process time t")
-            ax.set_ylabel("Â(t)")
-            ax.set_title(f"{model}: n = 8 grids on the measured stability coordinate", fontsize=10)
-            ax.legend(frameon=False, fontsize=7)
-            written.append(save_figure(fig, Path(out_dir) / f"grids_{model}.png", dpi=120))
+        grids = {r["schedule"]: r for r in rows if r["model"] == model and int(r["segments"]) == 8 and r.get("grid_A")}
+        if curve is None or not grids:
+            continue
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.8), gridspec_kw={"width_ratios": [1.1, 1]})
+        left.plot(curve["curve_t"], curve["curve_A"], color="0.3", lw=1.4)
+        left.set_xscale("symlog", linthresh=max(min(t for t in curve["curve_t"] if t > 0), 1e-9))
+        left.set_xlabel("process time t")
+        left.set_ylabel("Â(t) (calibrated, mean over trajectories)")
+        left.set_title("measured stability coordinate", fontsize=9)
+        names = [s for s in SCHEDULES if s in grids]
+        for k, schedule in enumerate(names):
+            left.plot(grids[schedule]["grid"], grids[schedule]["grid_A"], "o", ms=3, color=colours[schedule])
+            right.plot(grids[schedule]["grid_A"], [k] * len(grids[schedule]["grid_A"]), "o-", ms=4, lw=0.6,
+                       color=colours[schedule])
+        right.set_yticks(range(len(names)), names, fontsize=8)
+        right.invert_yaxis()
+        right.set_xlabel("Â at the grid points (equal spacing = equal stability shares)")
+        right.set_title("n = 8 grids in the stability coordinate", fontsize=9)
+        fig.suptitle(f"{model}: every schedule's grid on the measured Â(t)", fontsize=10)
+        written.append(save_figure(fig, Path(out_dir) / f"grids_{model}.png", dpi=120))
     return written
 
 
