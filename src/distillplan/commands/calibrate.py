@@ -195,7 +195,9 @@ def _print_summary(doc, model, out, seconds) -> None:
              "unless --unsupported is given. Measured to serve each sampler on the reference model (best first; "
              "'acceleration' is `calibrate --profile acceleration`):")
         for use, names in doc["sampling_grids"].items():
-            echo(f"    {use.split(':')[1]}: {', '.join(names) or 'none measured'}")
+            echo(f"    {use.split(':')[1]}: " + (", ".join(names) or "no single grid is within 10 % of the best standard "
+                                                                  "schedule at most step counts (the best changes "
+                                                                  "with n; the study's winners table has it per n)"))
     advice = doc["segment_advice"]
     echo(f"segments: the profile suggests n = {advice['suggested']} ({advice['rule']}; A_total = "
          f"{doc['A_total']:.3g}); you chose {advice['chosen']}. Measured for distilled students on this grid:")
