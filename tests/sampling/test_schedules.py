@@ -110,6 +110,7 @@ def test_gits_schedule_is_the_brute_force_minimum(n, coefficient):
 
     best = min(((0, *mid, P - 1) for mid in itertools.combinations(range(1, P - 1), n - 1)), key=value)
     np.testing.assert_array_equal(gits_times(field, n, times, states, coefficient), times[list(best)])
+    np.testing.assert_array_equal(gits_times(field, n, times, states, coefficient, costs=cost), times[list(best)])
 
 
 def test_oss_schedule_reports_a_path_whose_sampled_error_beats_evenly_spaced_indices():

@@ -153,10 +153,14 @@ def jump_costs(field, fine_times, fine_states) -> np.ndarray:
     return cost
 
 
-def gits_times(field, n: int, fine_times, fine_states, coefficient: float = GITS_COEFFICIENT) -> np.ndarray:
-    """GITS-style schedule: (1) of :mod:`.dp` on :func:`jump_costs`; the fine time of every chosen index."""
+def gits_times(field, n: int, fine_times, fine_states, coefficient: float = GITS_COEFFICIENT,
+               costs=None) -> np.ndarray:
+    """GITS-style schedule: (1) of :mod:`.dp` on :func:`jump_costs`; the fine time of every chosen index.
+    ``costs``: that matrix when already computed (it does not depend on n)."""
     times, _ = _check_fine(field, fine_times, fine_states)
-    path, _ = gits_steps(jump_costs(field, fine_times, fine_states), n, coefficient)
+    if costs is None:
+        costs = jump_costs(field, fine_times, fine_states)
+    path, _ = gits_steps(costs, n, coefficient)
     return times[path]
 
 
@@ -177,13 +181,14 @@ def oss_times(field, n: int, fine_times, fine_states) -> np.ndarray:
 
 
 def make_schedule_times(name: str, n: int, *, process, field=None, mixture=None, calibration=None,
-                        fine_times=None, fine_states=None, coefficient: float = GITS_COEFFICIENT) -> np.ndarray:
+                        fine_times=None, fine_states=None, coefficient: float = GITS_COEFFICIENT,
+                        costs=None) -> np.ndarray:
     """The ``n``-step grid of schedule ``name`` (:data:`SCHEDULES`) in ``process`` time.
 
     Inputs by schedule: ``mixture = (IsotropicMixture, OUProcess)`` for ``mixture-stability``; a
     :class:`~distillplan.calibrate.Calibration` (of the matching profile) for ``calibrated`` and
     ``acceleration``; ``field``, ``fine_times`` (P,) and teacher ``fine_states`` (N, P, *shape) for ``gits``
-    (and its ``coefficient``) and ``oss``.
+    (and its ``coefficient``, and optionally its precomputed ``costs``) and ``oss``.
     """
     if name not in SCHEDULES:
         raise DistillPlanError("schedule", f"unknown schedule {name!r}; choose from {list(SCHEDULES)}")
@@ -204,5 +209,5 @@ def make_schedule_times(name: str, n: int, *, process, field=None, mixture=None,
     if field is None or fine_times is None or fine_states is None:
         raise DistillPlanError("field", f"the {name} schedule needs the field and its fine teacher states")
     if name == "gits":
-        return gits_times(field, n, fine_times, fine_states, coefficient)
+        return gits_times(field, n, fine_times, fine_states, coefficient, costs)
     return oss_times(field, n, fine_times, fine_states)

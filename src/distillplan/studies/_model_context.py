@@ -13,18 +13,17 @@ resumes without recomputing them and two processes sharing a sweep compute each 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
-from ..nn.cache import default_cache_dir
+from ..nn.cache import cache_file, save_state
 
 __all__ = ["ModelContext", "model_context", "cached"]
 
@@ -46,22 +45,17 @@ CACHE_VERSION = 1
 
 
 def cached(kind: str, payload: dict, compute: Callable[[], dict], cache_dir: str = "") -> dict:
-    """``compute()`` once per ``(kind, payload)``: a dict of tensors, arrays and numbers, kept on disk under
-    ``cache_dir`` ("" = the default cache directory)."""
-    key = hashlib.sha256(json.dumps([kind, CACHE_VERSION, payload], sort_keys=True, default=str).encode()
-                         ).hexdigest()[:32]
-    root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    path = root / "model-grids" / f"{kind}-{key}.pt"
+    """``compute()`` once per ``(kind, payload)``: a dict of tensors, arrays, numbers and result objects, kept
+    on disk under ``cache_dir`` ("" = the default cache directory) as a :mod:`distillplan.nn.cache` entry."""
+    _, path = cache_file(cache_dir, f"model-grids/{kind}", {"version": CACHE_VERSION, **payload})
     with _locked(path):
         if path.is_file():
             try:
-                return torch.load(path, weights_only=False)
+                return torch.load(path, weights_only=False)  # result objects, not only tensors
             except Exception:  # noqa: BLE001 - a damaged entry is recomputed
                 pass
         value = compute()
-        tmp = path.with_name(f"{path.name}.tmp")
-        torch.save(value, tmp)
-        tmp.replace(path)
+        save_state(path, value)
         return value
 
 
@@ -88,6 +82,11 @@ class ModelContext:
         if key not in self.store:
             self.store[key] = cached(kind, {**self.payload, "seed": self.seed, **extra}, compute, self.cache_dir)
         return self.store[key]
+
+    @cached_property
+    def data_features(self) -> np.ndarray:
+        """``features(data)``: the real side of every Fréchet distance, computed once."""
+        return self.features(self.data)
 
     def to_rows(self, x: torch.Tensor) -> np.ndarray:
         """Samples as float64 rows (n, d)."""

@@ -23,6 +23,7 @@ class ScheduleBook:
 
     def __init__(self, ctx: ModelContext, config) -> None:
         self.ctx, self.config = ctx, config
+        self._jump_costs: np.ndarray | None = None
 
     # -- artefacts --------------------------------------------------------------------------------
     def calibration(self, profile: str = "jacobian"):
@@ -81,9 +82,17 @@ class ScheduleBook:
                 final = pf_trajectories(field_, noise, profile_times(field_.process, c.teacher_points), 4)[:, -1]
             rows = self.ctx.to_rows(final)
             return {"noise": noise.cpu(), "final": final.cpu(), "teacher_s": time.perf_counter() - start,
-                    "fd_teacher": frechet_distance_of(self.ctx.features(rows), self.ctx.features(self.ctx.data))}
+                    "fd_teacher": frechet_distance_of(self.ctx.features(rows), self.ctx.data_features)}
 
         return self.ctx.artefact("evaluation", {}, compute)
+
+    def jump_costs(self, fine_times, fine_states) -> np.ndarray:
+        """The GITS-style cost matrix of the fine teacher (the same for every n: computed once per run)."""
+        from ..sampling.schedules import jump_costs
+
+        if self._jump_costs is None:
+            self._jump_costs = jump_costs(self.ctx.field, fine_times, fine_states)
+        return self._jump_costs
 
     # -- schedules --------------------------------------------------------------------------------
     def times(self, n: int) -> np.ndarray:
@@ -102,6 +111,8 @@ class ScheduleBook:
             fine = self.fine_teacher()
             inputs.update(fine_times=fine["times"], fine_states=fine["states"].to(self.ctx.field.device),
                           coefficient=self.config.gits_coefficient)
+            if name == "gits":
+                inputs["costs"] = self.jump_costs(inputs["fine_times"], inputs["fine_states"])
         return np.asarray(make_schedule_times(name, n, **inputs), dtype=np.float64)
 
     def describe(self, n: int, times: np.ndarray) -> dict:
@@ -121,7 +132,7 @@ def _scores(ctx: ModelContext, x: torch.Tensor, evaluation: dict) -> dict:
     rows = ctx.to_rows(x)
     truth = ctx.to_rows(evaluation["final"])
     relmse = float(np.sum((rows - truth) ** 2) / np.sum(truth**2))
-    fd = frechet_distance_of(ctx.features(rows), ctx.features(ctx.data)) if np.all(np.isfinite(rows)) else np.inf
+    fd = frechet_distance_of(ctx.features(rows), ctx.data_features) if np.all(np.isfinite(rows)) else np.inf
     return {"relmse": relmse if np.isfinite(relmse) else float("inf"), "fd": float(fd),
             "fd_teacher": float(evaluation["fd_teacher"])}
 
